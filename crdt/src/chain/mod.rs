@@ -1,0 +1,262 @@
+//! The membership chain: a linear, hash-linked list of records signed by administrators.
+//!
+//! Administrators act rarely and are few, so membership is not a CRDT: every record
+//! names its predecessor and must be signed by the administrators of the state it builds
+//! on. Two valid records on one predecessor are a fork, which is refused and reported,
+//! never resolved by picking one.
+
+pub mod body;
+pub mod file;
+pub mod record;
+mod rules;
+pub mod state;
+
+use crate::error::{ChainError, RecordError};
+use crate::ids::{FederationId, RecordHash};
+use body::RecordBody;
+use record::Record;
+use rules::{check_record, SignaturePolicy};
+use state::MembershipState;
+
+/// Two valid records that extend the same predecessor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fork {
+    /// The contested seq.
+    pub seq: u64,
+    /// The record this chain held at that seq.
+    pub ours: Record,
+    /// The conflicting record.
+    pub theirs: Record,
+}
+
+/// What [`Chain::receive`] did with a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// The record extended the chain.
+    Appended,
+    /// The chain already had this record.
+    AlreadyHad,
+}
+
+/// A verified membership chain and the state it folds to.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    records: Vec<Record>,
+    state: MembershipState,
+    fork: Option<Fork>,
+}
+
+impl Chain {
+    /// Verifies every record in order.
+    ///
+    /// # Errors
+    ///
+    /// [`ChainError::Empty`] for no record, [`ChainError::Record`] naming the first
+    /// invalid record and why.
+    pub fn from_records(records: impl IntoIterator<Item = Record>) -> Result<Chain, ChainError> {
+        let mut records = records.into_iter();
+        let genesis = records.next().ok_or(ChainError::Empty)?;
+        let mut chain = Chain::from_genesis(genesis)?;
+        for record in records {
+            chain.append(record)?;
+        }
+        Ok(chain)
+    }
+
+    /// Starts a chain from its genesis record.
+    ///
+    /// # Errors
+    ///
+    /// [`ChainError::Record`] if the record is not a valid genesis record.
+    pub fn from_genesis(genesis: Record) -> Result<Chain, ChainError> {
+        let invalid = |reason| ChainError::Record {
+            index: 0,
+            seq: genesis.seq,
+            reason,
+        };
+        check_record(None, &genesis, SignaturePolicy::Complete).map_err(invalid)?;
+        let state = MembershipState::from_genesis(&genesis).ok_or_else(|| {
+            invalid(RecordError::FirstNotGenesis {
+                found: genesis.body.kind(),
+            })
+        })?;
+        Ok(Chain {
+            records: vec![genesis],
+            state,
+            fork: None,
+        })
+    }
+
+    /// Appends the next record after checking it against the current state.
+    ///
+    /// # Errors
+    ///
+    /// [`ChainError::Record`] if the record is invalid as the successor of the head;
+    /// [`ChainError::Forked`] once a fork has been seen.
+    pub fn append(&mut self, record: Record) -> Result<(), ChainError> {
+        if let Some(fork) = &self.fork {
+            return Err(ChainError::Forked { seq: fork.seq });
+        }
+        self.check_next(&record).map_err(|reason| ChainError::Record {
+            index: self.records.len(),
+            seq: record.seq,
+            reason,
+        })?;
+        self.state.apply(&record);
+        self.records.push(record);
+        Ok(())
+    }
+
+    /// Checks that `record` would be a valid successor of the head, without appending it.
+    ///
+    /// # Errors
+    ///
+    /// The [`RecordError`] that [`Chain::append`] would report.
+    pub fn check_next(&self, record: &Record) -> Result<(), RecordError> {
+        check_record(Some(&self.state), record, SignaturePolicy::Complete).map(|_| ())
+    }
+
+    /// Like [`Chain::check_next`] but accepts fewer admin signatures than the threshold,
+    /// for a record still collecting co-signatures. Returns how many valid ones it has.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RecordError`] other than a short count of signatures.
+    pub fn check_pending(&self, record: &Record) -> Result<usize, RecordError> {
+        check_record(Some(&self.state), record, SignaturePolicy::Pending)
+    }
+
+    /// Takes a record from a peer, which may be old, new, or a rival of one we hold.
+    ///
+    /// A valid record on a predecessor that already has another valid successor is a
+    /// fork: both are refused, the chain falls back to the last record before the fork,
+    /// and it accepts nothing more until the administrators resolve the fork.
+    ///
+    /// # Errors
+    ///
+    /// [`ChainError::Fork`] when this record reveals a fork, [`ChainError::Forked`] after
+    /// one, [`ChainError::Gap`] when records in between are missing, and
+    /// [`ChainError::Record`] for an invalid record.
+    pub fn receive(&mut self, record: Record) -> Result<Received, ChainError> {
+        if let Some(fork) = &self.fork {
+            return Err(ChainError::Forked { seq: fork.seq });
+        }
+        let head = self.state.seq;
+        if record.seq == head + 1 {
+            self.append(record)?;
+            return Ok(Received::Appended);
+        }
+        if record.seq > head + 1 {
+            return Err(ChainError::Gap {
+                head,
+                found: record.seq,
+            });
+        }
+        let index = record.seq as usize;
+        let ours = &self.records[index];
+        if ours.hash() == record.hash() {
+            return Ok(Received::AlreadyHad);
+        }
+        let invalid = |reason| ChainError::Record {
+            index,
+            seq: record.seq,
+            reason,
+        };
+        if index == 0 {
+            // Another genesis is another federation, not a fork of this one.
+            return Err(invalid(RecordError::WrongFederation {
+                expected: self.federation().to_string(),
+                found: record.genesis_federation_id().to_string(),
+            }));
+        }
+        let before = self.state_at(record.seq - 1).ok_or(ChainError::Empty)?;
+        check_record(Some(&before), &record, SignaturePolicy::Complete).map_err(invalid)?;
+        let fork = Fork {
+            seq: record.seq,
+            ours: ours.clone(),
+            theirs: record,
+        };
+        let err = ChainError::Fork {
+            seq: fork.seq,
+            ours: fork.ours.hash(),
+            theirs: fork.theirs.hash(),
+            prev: before.head,
+            kept_seq: before.seq,
+        };
+        self.records.truncate(index);
+        self.state = before;
+        self.fork = Some(fork);
+        Err(err)
+    }
+
+    /// The federation's id (the hash of its genesis record).
+    pub fn federation(&self) -> FederationId {
+        self.state.federation
+    }
+
+    /// The state at the head.
+    pub fn state(&self) -> &MembershipState {
+        &self.state
+    }
+
+    /// The hash of the head record.
+    pub fn head(&self) -> RecordHash {
+        self.state.head
+    }
+
+    /// The records, genesis first.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// The fork seen, if any.
+    pub fn fork(&self) -> Option<&Fork> {
+        self.fork.as_ref()
+    }
+
+    /// The state right after the record at `seq`, by folding the chain up to it.
+    pub fn state_at(&self, seq: u64) -> Option<MembershipState> {
+        let last = usize::try_from(seq).ok()?;
+        let genesis = self.records.first()?;
+        let mut state = MembershipState::from_genesis(genesis)?;
+        for record in self.records.get(1..=last)? {
+            state.apply(record);
+        }
+        Some(state)
+    }
+
+    /// Builds the next unsigned record on the head (the caller signs it).
+    pub fn next_record(
+        &self,
+        issued_at: crate::timestamp::Timestamp,
+        issuer: crate::ids::AdminKey,
+        body: RecordBody,
+    ) -> Record {
+        Record {
+            federation: Some(self.federation()),
+            seq: self.state.seq + 1,
+            prev: Some(self.state.head),
+            issued_at,
+            issuer,
+            body,
+            signatures: Vec::new(),
+        }
+    }
+}
+
+/// Builds an unsigned genesis record (the caller signs it).
+pub fn genesis_record(
+    issued_at: crate::timestamp::Timestamp,
+    issuer: crate::ids::AdminKey,
+    body: RecordBody,
+) -> Record {
+    Record {
+        federation: None,
+        seq: 0,
+        prev: None,
+        issued_at,
+        issuer,
+        body,
+        signatures: Vec::new(),
+    }
+}

@@ -1,0 +1,269 @@
+//! Identifiers: platforms, administrators, federations, records, and the keys and
+//! signatures that travel in JSON.
+//!
+//! Each is a newtype over fixed-size bytes with one text form, parsed strictly: a text
+//! that decodes to the same bytes but is spelled differently (upper-case hex, say) is
+//! refused, so that one value never has two spellings in a signed file.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::ParseIdError;
+
+/// Decodes exactly `N` bytes of lower-case hex.
+fn parse_hex<const N: usize>(what: &'static str, s: &str) -> Result<[u8; N], ParseIdError> {
+    let lower_hex = s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if s.len() != 2 * N || !lower_hex {
+        return Err(ParseIdError::Hex {
+            what,
+            expected_chars: 2 * N,
+            found: s.chars().take(80).collect(),
+        });
+    }
+    let mut out = [0u8; N];
+    hex::decode_to_slice(s, &mut out).map_err(|_| ParseIdError::Hex {
+        what,
+        expected_chars: 2 * N,
+        found: s.chars().take(80).collect(),
+    })?;
+    Ok(out)
+}
+
+/// Declares a newtype over `[u8; N]` whose text form is lower-case hex.
+macro_rules! hex_id {
+    ($(#[$doc:meta])* $name:ident, $len:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub [u8; $len]);
+
+        impl $name {
+            /// The raw bytes.
+            pub fn as_bytes(&self) -> &[u8; $len] {
+                &self.0
+            }
+
+            /// The first 12 hex characters, for logs and tables.
+            pub fn fmt_short(&self) -> String {
+                hex::encode(&self.0[..6])
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&hex::encode(self.0))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.fmt_short())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseIdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_hex::<$len>($what, s).map($name)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+hex_id!(
+    /// A federation's identity: the hash of its genesis record.
+    FederationId,
+    32,
+    "federation id"
+);
+hex_id!(
+    /// The hash of a membership record's signed content; `prev` links use it.
+    RecordHash,
+    32,
+    "record hash"
+);
+hex_id!(
+    /// A platform's X25519 public key, to which document keys are wrapped.
+    EncryptionKey,
+    32,
+    "encryption key"
+);
+hex_id!(
+    /// An ed25519 signature.
+    Signature,
+    64,
+    "signature"
+);
+hex_id!(
+    /// The hash of a document change (an Automerge change hash).
+    ChangeHash,
+    32,
+    "change hash"
+);
+hex_id!(
+    /// An administrator's ed25519 public key.
+    AdminKey,
+    32,
+    "admin public key"
+);
+
+impl AdminKey {
+    /// The verifying key, or an error if the bytes are not a valid curve point.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, ParseIdError> {
+        VerifyingKey::from_bytes(&self.0).map_err(|_| ParseIdError::NotAKey {
+            what: "admin public key",
+        })
+    }
+}
+
+impl From<&ed25519_dalek::SigningKey> for AdminKey {
+    fn from(key: &ed25519_dalek::SigningKey) -> Self {
+        AdminKey(key.verifying_key().to_bytes())
+    }
+}
+
+/// A platform's identity: its ed25519 public key, written as a libp2p PeerId.
+///
+/// The text form is the one libp2p prints (`12D3KooW...`): base58 of the identity
+/// multihash of the protobuf-encoded public key. Computing it here keeps `crdt` free of
+/// libp2p while letting operators copy ids between `fedctl`, logs and libp2p tools.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PlatformId(pub [u8; 32]);
+
+/// Identity multihash (code 0, length 36) of the protobuf `PublicKey { Type: Ed25519, Data }`.
+const PEER_ID_PREFIX: [u8; 6] = [0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+
+impl PlatformId {
+    /// The raw ed25519 public key.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The verifying key, or an error if the bytes are not a valid curve point.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, ParseIdError> {
+        VerifyingKey::from_bytes(&self.0).map_err(|_| ParseIdError::NotAKey {
+            what: "platform id",
+        })
+    }
+
+    /// The last 8 characters (all PeerIds of ed25519 keys share their first 8).
+    pub fn fmt_short(&self) -> String {
+        let s = self.to_string();
+        s[s.len() - 8..].to_string()
+    }
+}
+
+impl From<&ed25519_dalek::SigningKey> for PlatformId {
+    fn from(key: &ed25519_dalek::SigningKey) -> Self {
+        PlatformId(key.verifying_key().to_bytes())
+    }
+}
+
+impl fmt::Display for PlatformId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut raw = Vec::with_capacity(38);
+        raw.extend_from_slice(&PEER_ID_PREFIX);
+        raw.extend_from_slice(&self.0);
+        f.write_str(&bs58::encode(raw).into_string())
+    }
+}
+
+impl fmt::Debug for PlatformId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PlatformId({})", self.fmt_short())
+    }
+}
+
+impl FromStr for PlatformId {
+    type Err = ParseIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ParseIdError::PlatformId {
+            found: s.chars().take(80).collect(),
+        };
+        let raw = bs58::decode(s).into_vec().map_err(|_| bad())?;
+        if raw.len() != 38 || raw[..6] != PEER_ID_PREFIX {
+            return Err(bad());
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&raw[6..]);
+        let id = PlatformId(key);
+        if id.to_string() != s {
+            return Err(bad());
+        }
+        id.verifying_key()?;
+        Ok(id)
+    }
+}
+
+impl Serialize for PlatformId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PlatformId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+    }
+
+    #[test]
+    fn platform_id_round_trips_and_looks_like_a_peer_id() {
+        let id = PlatformId::from(&key(7));
+        let text = id.to_string();
+        assert!(text.starts_with("12D3KooW"), "{text}");
+        assert_eq!(text.parse::<PlatformId>().unwrap(), id);
+    }
+
+    #[test]
+    fn platform_id_refuses_other_multihashes() {
+        // A PeerId of an RSA or secp256k1 key, or random base58, is not ours.
+        assert!("QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"
+            .parse::<PlatformId>()
+            .is_err());
+        assert!("not-base58-0OIl".parse::<PlatformId>().is_err());
+        assert!("".parse::<PlatformId>().is_err());
+    }
+
+    #[test]
+    fn hex_ids_are_strict() {
+        let k = AdminKey::from(&key(1));
+        let text = k.to_string();
+        assert_eq!(text.parse::<AdminKey>().unwrap(), k);
+        assert!(text.to_uppercase().parse::<AdminKey>().is_err());
+        assert!(text[..62].parse::<AdminKey>().is_err());
+        assert!(format!("{text}00").parse::<AdminKey>().is_err());
+        assert!(format!(" {}", &text[1..]).parse::<AdminKey>().is_err());
+    }
+
+    #[test]
+    fn parse_errors_name_what_was_expected() {
+        let err = "abc".parse::<FederationId>().unwrap_err().to_string();
+        assert!(err.contains("federation id"), "{err}");
+        assert!(err.contains("64"), "{err}");
+    }
+}

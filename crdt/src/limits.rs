@@ -1,0 +1,32 @@
+//! Every size and count limit of the data model, named in one place.
+//!
+//! Limits protect every node from a record that would cost too much to store, verify or
+//! replicate. They are checked when a record is verified, so a record over a limit is
+//! refused everywhere alike.
+
+/// Longest platform, federation or catalog display name, in bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+/// Longest operator text on an identity card, in bytes.
+pub const MAX_OPERATOR_BYTES: usize = 256;
+/// Most addresses an identity card may list.
+pub const MAX_CARD_ADDRESSES: usize = 16;
+/// Longest single address on an identity card, in bytes.
+pub const MAX_ADDRESS_BYTES: usize = 256;
+/// Most administrators a federation may have.
+pub const MAX_ADMINS: usize = 32;
+/// Longest catalog id (`[a-z0-9._-]`), in bytes.
+pub const MAX_CATALOG_ID_BYTES: usize = 64;
+/// Longest catalog URL, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+/// Most catalog entries of each kind in one record.
+pub const MAX_CATALOG_ENTRIES_PER_RECORD: usize = 1024;
+/// Most documents a revocation frontier may list.
+pub const MAX_FRONTIER_DOCUMENTS: usize = 100_000;
+/// Most change hashes listed for one document of a revocation frontier.
+pub const MAX_FRONTIER_HEADS: usize = 16;
+/// Longest free-text reason on a revocation, in bytes.
+pub const MAX_REASON_BYTES: usize = 1024;
+/// Largest canonical encoding of one record, in bytes.
+pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
+/// Largest chain file that will be parsed, in bytes.
+pub const MAX_CHAIN_FILE_BYTES: usize = 64 * 1024 * 1024;
