@@ -1,1 +1,8 @@
+//! The federation node `fednode`, as a library so that `fedctl` and the tests share its
+//! file formats.
+//!
+//! - [`identity`]: the platform's keys and identity card in its data directory.
+//! - [`keyfile`]: secret key files, created once with mode 0600.
 
+pub mod identity;
+pub mod keyfile;
