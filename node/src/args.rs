@@ -63,8 +63,16 @@ mod tests {
     #[test]
     fn init_takes_repeated_addresses() {
         let cli = Cli::try_parse_from([
-            "fednode", "init", "--data-dir", "d", "--name", "n", "--address", "/ip4/1.2.3.4/tcp/1",
-            "--address", "/ip4/1.2.3.4/udp/1/quic-v1",
+            "fednode",
+            "init",
+            "--data-dir",
+            "d",
+            "--name",
+            "n",
+            "--address",
+            "/ip4/1.2.3.4/tcp/1",
+            "--address",
+            "/ip4/1.2.3.4/udp/1/quic-v1",
         ])
         .unwrap();
         let Command::Init(args) = cli.command else {

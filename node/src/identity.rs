@@ -156,8 +156,14 @@ impl PlatformIdentity {
         create_private_dir(dir)?;
         let card_text = card_json(&card);
         let written = [
-            (SIGNING_KEY_FILE, encode_key_file(KeyKind::Ed25519Secret, &signing.to_bytes())),
-            (ENCRYPTION_KEY_FILE, encode_key_file(KeyKind::X25519Secret, &encryption.to_bytes())),
+            (
+                SIGNING_KEY_FILE,
+                encode_key_file(KeyKind::Ed25519Secret, &signing.to_bytes()),
+            ),
+            (
+                ENCRYPTION_KEY_FILE,
+                encode_key_file(KeyKind::X25519Secret, &encryption.to_bytes()),
+            ),
             (CARD_FILE, card_text),
         ];
         let mut done = Vec::new();
@@ -206,10 +212,14 @@ impl PlatformIdentity {
             reason: reason.to_string(),
         };
         if card.platform_id != PlatformId::from(&signing) {
-            return Err(mismatch("its platform_id is not this directory's signing key"));
+            return Err(mismatch(
+                "its platform_id is not this directory's signing key",
+            ));
         }
         if card.encryption_key.0 != PublicKey::from(&encryption).to_bytes() {
-            return Err(mismatch("its encryption_key is not this directory's encryption key"));
+            return Err(mismatch(
+                "its encryption_key is not this directory's encryption key",
+            ));
         }
         Ok(PlatformIdentity {
             signing,
@@ -295,7 +305,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = PlatformIdentity::init(dir.path(), options()).unwrap();
         let err = PlatformIdentity::init(dir.path(), options()).unwrap_err();
-        assert!(matches!(err, IdentityError::AlreadyInitialised { .. }), "{err}");
+        assert!(
+            matches!(err, IdentityError::AlreadyInitialised { .. }),
+            "{err}"
+        );
         let loaded = PlatformIdentity::load(dir.path()).unwrap();
         assert_eq!(loaded.card, first.card);
     }

@@ -15,7 +15,9 @@ use fed_crdt::keys::{decode_key_file, encode_key_file, KeyKind};
 #[non_exhaustive]
 pub enum KeyFileIoError {
     /// The file exists; keys are never overwritten.
-    #[error("{path} already exists; refusing to overwrite a key (choose another path or remove it)")]
+    #[error(
+        "{path} already exists; refusing to overwrite a key (choose another path or remove it)"
+    )]
     Exists {
         /// The file.
         path: PathBuf,
@@ -139,7 +141,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("enc.key");
         write_secret(&path, KeyKind::X25519Secret, &[5; 32]).unwrap();
-        let err = read_secret(&path, KeyKind::Ed25519Secret).unwrap_err().to_string();
-        assert!(err.contains("enc.key") && err.contains("wrong key type"), "{err}");
+        let err = read_secret(&path, KeyKind::Ed25519Secret)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("enc.key") && err.contains("wrong key type"),
+            "{err}"
+        );
     }
 }
