@@ -17,7 +17,9 @@ pub enum ParseIdError {
         found: String,
     },
     /// Not a libp2p PeerId of an ed25519 key.
-    #[error("invalid platform id `{found}`: expected a libp2p PeerId of an ed25519 key (12D3KooW...)")]
+    #[error(
+        "invalid platform id `{found}`: expected a libp2p PeerId of an ed25519 key (12D3KooW...)"
+    )]
     PlatformId {
         /// The text found (truncated).
         found: String,
@@ -129,7 +131,9 @@ pub enum RecordError {
         issuer: AdminKey,
     },
     /// Fewer valid admin signatures than the threshold.
-    #[error("{have} of {need} required admin signatures (co-sign with `fedctl membership cosign`)")]
+    #[error(
+        "{have} of {need} required admin signatures (co-sign with `fedctl membership cosign`)"
+    )]
     NotEnoughSignatures {
         /// Valid admin signatures present.
         have: usize,
@@ -296,6 +300,17 @@ pub enum ChainFileError {
     /// Not valid JSON of a chain file.
     #[error("malformed chain file: {0}")]
     Json(#[from] serde_json::Error),
+    /// The `federation` field is missing or not a federation id.
+    #[error("field `federation`: {0}")]
+    Federation(#[source] serde_json::Error),
+    /// One record is not valid JSON of a record.
+    #[error("record #{index} is malformed: {source}")]
+    Record {
+        /// Position in the file.
+        index: usize,
+        /// The parser's complaint.
+        source: serde_json::Error,
+    },
     /// A format this version does not read.
     #[error("unsupported chain file format `{found}`, expected `{expected}`")]
     Format {

@@ -15,7 +15,9 @@ use crate::error::ParseIdError;
 
 /// Decodes exactly `N` bytes of lower-case hex.
 fn parse_hex<const N: usize>(what: &'static str, s: &str) -> Result<[u8; N], ParseIdError> {
-    let lower_hex = s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let lower_hex = s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if s.len() != 2 * N || !lower_hex {
         return Err(ParseIdError::Hex {
             what,

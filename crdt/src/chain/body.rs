@@ -307,9 +307,11 @@ fn encode_catalog(
     entities: &[Entity],
 ) {
     w.list(frameworks, |w, f| {
-        w.str(&f.id).str(&f.name).opt(f.description_url.as_ref(), |w, u| {
-            w.str(u);
-        });
+        w.str(&f.id)
+            .str(&f.name)
+            .opt(f.description_url.as_ref(), |w, u| {
+                w.str(u);
+            });
     });
     w.list(entity_types, |w, t| {
         w.str(&t.id).str(&t.name);
@@ -532,7 +534,10 @@ mod tests {
     fn expiry_text() {
         assert_eq!("never".parse::<Expiry>().unwrap(), Expiry::Never);
         assert_eq!(
-            "2027-01-01T00:00:00Z".parse::<Expiry>().unwrap().to_string(),
+            "2027-01-01T00:00:00Z"
+                .parse::<Expiry>()
+                .unwrap()
+                .to_string(),
             "2027-01-01T00:00:00Z"
         );
         assert!("soon".parse::<Expiry>().is_err());

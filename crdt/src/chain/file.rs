@@ -74,20 +74,40 @@ impl ChainFile {
                 limit: MAX_CHAIN_FILE_BYTES,
             });
         }
+        // Read the outer object first, then each record on its own, so that a malformed
+        // record is named by its position rather than by a line and column.
         #[derive(Deserialize)]
-        struct Header {
+        #[serde(deny_unknown_fields)]
+        struct Raw {
             format: Option<String>,
+            federation: Option<serde_json::Value>,
+            records: Option<Vec<serde_json::Value>>,
         }
-        // Read the format first so that a future format gets a clear message.
-        let header: Header = serde_json::from_str(text)?;
-        let found = header.format.unwrap_or_default();
+        let raw: Raw = serde_json::from_str(text)?;
+        let found = raw.format.unwrap_or_default();
         if found != CHAIN_FILE_FORMAT {
             return Err(ChainFileError::Format {
                 expected: CHAIN_FILE_FORMAT,
                 found,
             });
         }
-        Ok(serde_json::from_str(text)?)
+        let federation = serde_json::from_value(raw.federation.unwrap_or_default())
+            .map_err(ChainFileError::Federation)?;
+        let records = raw
+            .records
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                serde_json::from_value(value)
+                    .map_err(|source| ChainFileError::Record { index, source })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ChainFile {
+            format: found,
+            federation,
+            records,
+        })
     }
 
     /// The file for a chain, with a pending record after it if there is one.

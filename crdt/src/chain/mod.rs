@@ -97,11 +97,12 @@ impl Chain {
         if let Some(fork) = &self.fork {
             return Err(ChainError::Forked { seq: fork.seq });
         }
-        self.check_next(&record).map_err(|reason| ChainError::Record {
-            index: self.records.len(),
-            seq: record.seq,
-            reason,
-        })?;
+        self.check_next(&record)
+            .map_err(|reason| ChainError::Record {
+                index: self.records.len(),
+                seq: record.seq,
+                reason,
+            })?;
         self.state.apply(&record);
         self.records.push(record);
         Ok(())

@@ -396,7 +396,10 @@ fn check_catalog(state: Option<&MembershipState>, c: &CatalogRef<'_>) -> Result<
     let mut ids = BTreeSet::new();
     for f in c.frameworks {
         check_catalog_id("frameworks", &f.id)?;
-        field("frameworks.name", check_text(&f.name, MAX_NAME_BYTES, false))?;
+        field(
+            "frameworks.name",
+            check_text(&f.name, MAX_NAME_BYTES, false),
+        )?;
         if let Some(url) = &f.description_url {
             field(
                 "frameworks.description_url",
@@ -409,7 +412,10 @@ fn check_catalog(state: Option<&MembershipState>, c: &CatalogRef<'_>) -> Result<
     }
     for t in c.entity_types {
         check_catalog_id("entity_types", &t.id)?;
-        field("entity_types.name", check_text(&t.name, MAX_NAME_BYTES, false))?;
+        field(
+            "entity_types.name",
+            check_text(&t.name, MAX_NAME_BYTES, false),
+        )?;
         if !ids.insert(("entity_type", t.id.as_str())) {
             return field("entity_types", Err(format!("lists `{}` twice", t.id)));
         }

@@ -6,8 +6,7 @@ use serde::Serialize;
 
 use crate::card::IdentityCard;
 use crate::chain::body::{
-    Entity, EntityType, FrontierEntry, RecordBody, RegulatoryFramework, Right,
-    Rights, Role,
+    Entity, EntityType, FrontierEntry, RecordBody, RegulatoryFramework, Right, Rights, Role,
 };
 use crate::chain::record::Record;
 use crate::ids::{AdminKey, FederationId, PlatformId, RecordHash};
@@ -160,9 +159,11 @@ impl MembershipState {
             members: BTreeMap::new(),
             catalog: Catalog::default(),
         };
-        state
-            .catalog
-            .apply(&catalog.frameworks, &catalog.entity_types, &catalog.entities);
+        state.catalog.apply(
+            &catalog.frameworks,
+            &catalog.entity_types,
+            &catalog.entities,
+        );
         Some(state)
     }
 
