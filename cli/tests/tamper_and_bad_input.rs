@@ -54,12 +54,15 @@ fn flip_hex(s: &str) -> String {
     chars.into_iter().collect()
 }
 
+/// An edit of a chain file's JSON.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn every_signed_field_edit_is_named_by_its_record() {
     let (ws, _) = five_record_chain();
     let original = ws.chain();
     let other_hash = original["records"][1]["prev"].clone();
-    let cases: Vec<(&str, usize, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, usize, Edit)> = vec![
         (
             "genesis name",
             0,

@@ -299,17 +299,17 @@ pub enum KeyFileError {
 pub enum ChainFileError {
     /// Not valid JSON of a chain file.
     #[error("malformed chain file: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// The `federation` field is missing or not a federation id.
     #[error("field `federation`: {0}")]
-    Federation(#[source] serde_json::Error),
+    Federation(serde_json::Error),
     /// One record is not valid JSON of a record.
-    #[error("record #{index} is malformed: {source}")]
+    #[error("record #{index} is malformed: {error}")]
     Record {
         /// Position in the file.
         index: usize,
         /// The parser's complaint.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// A format this version does not read.
     #[error("unsupported chain file format `{found}`, expected `{expected}`")]
@@ -335,4 +335,12 @@ pub enum ChainFileError {
         /// What the file says.
         found: String,
     },
+}
+
+// Written by hand rather than with `#[from]`, which would make the parser's error a
+// `source` as well as part of the message, and print it twice in error chains.
+impl From<serde_json::Error> for ChainFileError {
+    fn from(e: serde_json::Error) -> Self {
+        ChainFileError::Json(e)
+    }
 }

@@ -72,12 +72,12 @@ pub enum IdentityError {
     #[error(transparent)]
     Key(#[from] KeyFileIoError),
     /// The directory cannot be created.
-    #[error("cannot create data directory {dir}: {source}")]
+    #[error("cannot create data directory {dir}: {error}")]
     Dir {
         /// The data directory.
         dir: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -261,9 +261,9 @@ fn create_private_dir(dir: &Path) -> Result<(), IdentityError> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir).map_err(|source| IdentityError::Dir {
+    builder.create(dir).map_err(|error| IdentityError::Dir {
         dir: dir.to_path_buf(),
-        source,
+        error,
     })
 }
 

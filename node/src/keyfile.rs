@@ -23,22 +23,22 @@ pub enum KeyFileIoError {
         path: PathBuf,
     },
     /// The file cannot be read or written.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {error}")]
     Io {
         /// What was attempted.
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The file is not a key of the expected kind.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Content {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
-        source: KeyFileError,
+        error: KeyFileError,
     },
 }
 
@@ -65,8 +65,8 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), KeyFileIoEr
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|source| {
-        if source.kind() == io::ErrorKind::AlreadyExists {
+    let mut file = options.open(path).map_err(|error| {
+        if error.kind() == io::ErrorKind::AlreadyExists {
             KeyFileIoError::Exists {
                 path: path.to_path_buf(),
             }
@@ -74,18 +74,18 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), KeyFileIoEr
             KeyFileIoError::Io {
                 action: "create",
                 path: path.to_path_buf(),
-                source,
+                error,
             }
         }
     })?;
     let written = file.write_all(contents).and_then(|()| file.sync_all());
-    if let Err(source) = written {
+    if let Err(error) = written {
         // Leave no half-written key behind.
         let _ = fs::remove_file(path);
         return Err(KeyFileIoError::Io {
             action: "write",
             path: path.to_path_buf(),
-            source,
+            error,
         });
     }
     Ok(())
@@ -98,14 +98,14 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), KeyFileIoEr
 /// [`KeyFileIoError::Io`] if unreadable, [`KeyFileIoError::Content`] if it is not a key
 /// of that kind.
 pub fn read_secret(path: &Path, kind: KeyKind) -> Result<[u8; 32], KeyFileIoError> {
-    let text = fs::read_to_string(path).map_err(|source| KeyFileIoError::Io {
+    let text = fs::read_to_string(path).map_err(|error| KeyFileIoError::Io {
         action: "read",
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
-    decode_key_file(kind, &text).map_err(|source| KeyFileIoError::Content {
+    decode_key_file(kind, &text).map_err(|error| KeyFileIoError::Content {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 

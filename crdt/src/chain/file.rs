@@ -100,7 +100,7 @@ impl ChainFile {
             .enumerate()
             .map(|(index, value)| {
                 serde_json::from_value(value)
-                    .map_err(|source| ChainFileError::Record { index, source })
+                    .map_err(|error| ChainFileError::Record { index, error })
             })
             .collect::<Result<_, _>>()?;
         Ok(ChainFile {
