@@ -17,10 +17,12 @@ use crate::error::ParseIdError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
 
-/// The last second that RFC 3339 can write with a four-digit year.
-const MAX_SECONDS: u64 = 253_402_300_799;
-
 impl Timestamp {
+    /// The last second that RFC 3339 can write with a four-digit year
+    /// (9999-12-31T23:59:59Z). Records with later times are refused, since their text
+    /// form could not round-trip.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799);
+
     /// Seconds since the epoch.
     pub fn as_secs(&self) -> u64 {
         self.0
@@ -29,11 +31,12 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.min(MAX_SECONDS) as i64;
-        match OffsetDateTime::from_unix_timestamp(secs)
+        let formatted = i64::try_from(self.0)
             .ok()
-            .and_then(|t| t.format(&Rfc3339).ok())
-        {
+            .filter(|_| *self <= Timestamp::MAX)
+            .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())
+            .and_then(|t| t.format(&Rfc3339).ok());
+        match formatted {
             Some(s) => f.write_str(&s),
             None => write!(f, "@{}", self.0),
         }

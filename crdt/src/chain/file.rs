@@ -6,6 +6,7 @@
 //! one spelling, so any edit of a signed field makes verification fail.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::chain::record::Record;
 use crate::chain::Chain;
@@ -75,13 +76,17 @@ impl ChainFile {
             });
         }
         // Read the outer object first, then each record on its own, so that a malformed
-        // record is named by its position rather than by a line and column.
+        // record is named by its position rather than by a line and column. Records stay
+        // raw text until then: a parsed `Value` would silently keep the last of two
+        // duplicated keys, and let an unsigned value shadow a signed one.
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
-        struct Raw {
+        struct Raw<'a> {
             format: Option<String>,
-            federation: Option<serde_json::Value>,
-            records: Option<Vec<serde_json::Value>>,
+            #[serde(borrow)]
+            federation: Option<&'a RawValue>,
+            #[serde(borrow)]
+            records: Option<Vec<&'a RawValue>>,
         }
         let raw: Raw = serde_json::from_str(text)?;
         let found = raw.format.unwrap_or_default();
@@ -91,15 +96,15 @@ impl ChainFile {
                 found,
             });
         }
-        let federation = serde_json::from_value(raw.federation.unwrap_or_default())
+        let federation = serde_json::from_str(raw.federation.map_or("null", RawValue::get))
             .map_err(ChainFileError::Federation)?;
         let records = raw
             .records
             .unwrap_or_default()
             .into_iter()
             .enumerate()
-            .map(|(index, value)| {
-                serde_json::from_value(value)
+            .map(|(index, raw)| {
+                serde_json::from_str(raw.get())
                     .map_err(|error| ChainFileError::Record { index, error })
             })
             .collect::<Result<_, _>>()?;

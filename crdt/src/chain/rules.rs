@@ -13,6 +13,7 @@ use crate::chain::state::MembershipState;
 use crate::error::RecordError;
 use crate::ids::AdminKey;
 use crate::limits::*;
+use crate::timestamp::Timestamp;
 
 /// How many signatures a record must carry to pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,7 @@ pub(crate) fn check_record(
         });
     }
     check_links(state, record)?;
+    check_time("issued_at", record.issued_at)?;
     let (admins, threshold) = match (state, &record.body) {
         (Some(s), _) => (s.admins.as_slice(), s.threshold),
         (
@@ -335,10 +337,26 @@ fn check_body(state: &MembershipState, record: &Record) -> Result<(), RecordErro
     }
 }
 
-fn check_expiry(
-    record: &Record,
-    expires_at: Option<&crate::timestamp::Timestamp>,
-) -> Result<(), RecordError> {
+/// Times past [`Timestamp::MAX`] have no RFC 3339 text form, so a chain file could not
+/// carry them.
+fn check_time(name: &str, t: Timestamp) -> Result<(), RecordError> {
+    if t > Timestamp::MAX {
+        return field(
+            name,
+            Err(format!(
+                "is {} seconds, after {}",
+                t.as_secs(),
+                Timestamp::MAX
+            )),
+        );
+    }
+    Ok(())
+}
+
+fn check_expiry(record: &Record, expires_at: Option<&Timestamp>) -> Result<(), RecordError> {
+    if let Some(t) = expires_at {
+        check_time("expires_at", *t)?;
+    }
     match expires_at {
         Some(t) if *t <= record.issued_at => field(
             "expires_at",
