@@ -20,43 +20,32 @@ fn genesis_add_two_revoke_one_verify_and_show() {
     let federation = ws.federation();
     let (card_a, id_a) = ws.platform("aphp");
     let (card_b, id_b) = ws.platform("hcl");
-    ws.ok(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    ws.signed_ok("admin.key", &["membership", "add", "--card", &card_a]);
+    ws.signed_ok(
         "admin.key",
-        "--card",
-        &card_a,
-    ]);
-    ws.ok(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+        &[
+            "membership",
+            "add",
+            "--card",
+            &card_b,
+            "--rights",
+            "read,request-exports",
+            "--expires",
+            "2099-01-01T00:00:00Z",
+        ],
+    );
+    let revoke = ws.signed_ok(
         "admin.key",
-        "--card",
-        &card_b,
-        "--rights",
-        "read,request-exports",
-        "--expires",
-        "2099-01-01T00:00:00Z",
-    ]);
-    let revoke = ws.ok(&[
-        "membership",
-        "revoke",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "admin.key",
-        "--platform",
-        &id_b,
-        "--reason",
-        "left the consortium",
-        "--json",
-    ]);
+        &[
+            "membership",
+            "revoke",
+            "--platform",
+            &id_b,
+            "--reason",
+            "left the consortium",
+            "--json",
+        ],
+    );
     assert_eq!(revoke.json()["seq"], 3);
     assert_eq!(revoke.json()["status"], "applied");
 
@@ -100,18 +89,17 @@ fn expired_platform_is_not_a_member_after_its_expiry() {
     let ws = Workspace::new();
     ws.federation();
     let (card, id) = ws.platform("aphp");
-    ws.ok(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    ws.signed_ok(
         "admin.key",
-        "--card",
-        &card,
-        "--expires",
-        "2090-06-01T00:00:00Z",
-    ]);
+        &[
+            "membership",
+            "add",
+            "--card",
+            &card,
+            "--expires",
+            "2090-06-01T00:00:00Z",
+        ],
+    );
     let status = |at: &str| {
         let show = ws
             .ok(&[
@@ -133,18 +121,17 @@ fn expired_platform_is_not_a_member_after_its_expiry() {
     assert_eq!(status("2090-06-01T00:00:00Z"), "expired");
     assert_eq!(status("2091-01-01T00:00:00Z"), "expired");
 
-    ws.ok(&[
-        "membership",
-        "update",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    ws.signed_ok(
         "admin.key",
-        "--platform",
-        &id,
-        "--expires",
-        "never",
-    ]);
+        &[
+            "membership",
+            "update",
+            "--platform",
+            &id,
+            "--expires",
+            "never",
+        ],
+    );
     assert_eq!(status("2091-01-01T00:00:00Z"), "active");
 }
 
@@ -154,18 +141,17 @@ fn expiry_in_the_past_is_refused_and_the_chain_is_untouched() {
     ws.federation();
     let (card, _) = ws.platform("aphp");
     let before = ws.read("chain.json");
-    let run = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    let run = ws.signed(
         "admin.key",
-        "--card",
-        &card,
-        "--expires",
-        "2001-01-01T00:00:00Z",
-    ]);
+        &[
+            "membership",
+            "add",
+            "--card",
+            &card,
+            "--expires",
+            "2001-01-01T00:00:00Z",
+        ],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("expires_at"), "{}", run.stderr);
     assert_eq!(ws.read("chain.json"), before);
@@ -193,17 +179,10 @@ fn k_of_n_record_waits_for_a_cosignature() {
         "2",
     ]);
     let (card, id) = ws.platform("aphp");
-    let add = ws.ok(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    let add = ws.signed_ok(
         "admin.key",
-        "--card",
-        &card,
-        "--json",
-    ]);
+        &["membership", "add", "--card", &card, "--json"],
+    );
     assert_eq!(add.json()["status"], "pending");
     assert_eq!(add.json()["signatures"], 1);
 
@@ -220,40 +199,17 @@ fn k_of_n_record_waits_for_a_cosignature() {
 
     // Another record cannot be stacked on a pending one.
     let (card_b, _) = ws.platform("hcl");
-    let stacked = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "admin.key",
-        "--card",
-        &card_b,
-    ]);
+    let stacked = ws.signed("admin.key", &["membership", "add", "--card", &card_b]);
     assert_eq!(stacked.code, 1);
     assert!(stacked.stderr.contains("co-sign"), "{}", stacked.stderr);
 
     // The same admin cannot count twice.
-    let again = ws.fedctl(&[
-        "membership",
-        "cosign",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "admin.key",
-    ]);
+    let again = ws.signed("admin.key", &["membership", "cosign"]);
     assert_eq!(again.code, 1, "{}", again.stderr);
 
     // A key that is not an admin cannot co-sign.
     ws.admin_key("outsider.key");
-    let outsider = ws.fedctl(&[
-        "membership",
-        "cosign",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "outsider.key",
-    ]);
+    let outsider = ws.signed("outsider.key", &["membership", "cosign"]);
     assert_eq!(outsider.code, 1, "{}", outsider.stderr);
     assert!(
         outsider.stderr.contains("not an administrator"),
@@ -261,15 +217,7 @@ fn k_of_n_record_waits_for_a_cosignature() {
         outsider.stderr
     );
 
-    let cosign = ws.ok(&[
-        "membership",
-        "cosign",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "third.key",
-        "--json",
-    ]);
+    let cosign = ws.signed_ok("third.key", &["membership", "cosign", "--json"]);
     assert_eq!(cosign.json()["status"], "applied");
     ws.ok(&["membership", "verify", "--chain", "chain.json"]);
     let show = ws
@@ -289,30 +237,20 @@ fn rotated_out_admin_can_no_longer_sign() {
         .unwrap_or_default()
         .to_string();
     let new = ws.admin_key("new.key");
-    ws.ok(&[
-        "membership",
-        "rotate-admin",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    ws.signed_ok(
         "admin.key",
-        "--add",
-        &new,
-        "--remove",
-        &old,
-    ]);
+        &[
+            "membership",
+            "rotate-admin",
+            "--add",
+            &new,
+            "--remove",
+            &old,
+        ],
+    );
     let (card, _) = ws.platform("aphp");
     let before = ws.read("chain.json");
-    let refused = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "admin.key",
-        "--card",
-        &card,
-    ]);
+    let refused = ws.signed("admin.key", &["membership", "add", "--card", &card]);
     assert_eq!(refused.code, 1);
     assert!(
         refused.stderr.contains("not an administrator"),
@@ -320,16 +258,7 @@ fn rotated_out_admin_can_no_longer_sign() {
         refused.stderr
     );
     assert_eq!(ws.read("chain.json"), before);
-    ws.ok(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "new.key",
-        "--card",
-        &card,
-    ]);
+    ws.signed_ok("new.key", &["membership", "add", "--card", &card]);
     ws.ok(&["membership", "verify", "--chain", "chain.json"]);
 }
 

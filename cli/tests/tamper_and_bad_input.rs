@@ -188,16 +188,7 @@ fn reordered_dropped_and_replayed_records_are_refused() {
         "chain.json",
     ]);
     let (card, _) = other.platform("intruder");
-    other.ok(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "admin.key",
-        "--card",
-        &card,
-    ]);
+    other.signed_ok("admin.key", &["membership", "add", "--card", &card]);
     let foreign = other.chain()["records"][1].clone();
     let (code, out) = verify_after(&ws, &original, |c| {
         if let Some(r) = c["records"].as_array_mut() {
@@ -224,16 +215,7 @@ fn a_record_signed_by_a_non_admin_is_refused() {
     let mut forged = original.clone();
     // Make the outsider an "admin" in a private copy, sign there, and splice the record back.
     let (card, _) = ws.platform("extra");
-    let refused = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "outsider.key",
-        "--card",
-        &card,
-    ]);
+    let refused = ws.signed("outsider.key", &["membership", "add", "--card", &card]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(
         refused.stderr.contains("not an administrator"),
@@ -316,41 +298,17 @@ fn bad_input_fails_in_one_line_and_changes_nothing() {
     );
 
     // An encryption key where a signing key is needed.
-    let run = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    let run = ws.signed(
         "aphp/encryption.key",
-        "--card",
-        &card,
-    ]);
+        &["membership", "add", "--card", &card],
+    );
     assert_one_line_failure(&run, "wrong key type");
     assert_eq!(run.code, 2);
 
     // An identity card where a key is needed, and a key where a card is needed.
-    let run = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        &card,
-        "--card",
-        &card,
-    ]);
+    let run = ws.signed(&card, &["membership", "add", "--card", &card]);
     assert_one_line_failure(&run, "not a key file");
-    let run = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
-        "admin.key",
-        "--card",
-        "admin.key",
-    ]);
+    let run = ws.signed("admin.key", &["membership", "add", "--card", "admin.key"]);
     assert_one_line_failure(&run, "not an identity card");
 
     // Existing output files are never overwritten.
@@ -371,88 +329,75 @@ fn bad_input_fails_in_one_line_and_changes_nothing() {
     assert_one_line_failure(&run, "already exists");
 
     // Malformed values name the flag and what is allowed.
-    let run = ws.fedctl(&[
-        "membership",
-        "update",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    let run = ws.signed(
         "admin.key",
-        "--platform",
-        "nope",
-        "--rights",
-        "read",
-    ]);
+        &[
+            "membership",
+            "update",
+            "--platform",
+            "nope",
+            "--rights",
+            "read",
+        ],
+    );
     assert_one_line_failure(&run, "--platform");
-    let run = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    let run = ws.signed(
         "admin.key",
-        "--card",
-        &card,
-        "--rights",
-        "read,admin",
-    ]);
+        &[
+            "membership",
+            "add",
+            "--card",
+            &card,
+            "--rights",
+            "read,admin",
+        ],
+    );
     assert_one_line_failure(&run, "write_projects");
-    let run = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    let run = ws.signed(
         "admin.key",
-        "--card",
-        &card,
-        "--expires",
-        "tomorrow",
-    ]);
+        &[
+            "membership",
+            "add",
+            "--card",
+            &card,
+            "--expires",
+            "tomorrow",
+        ],
+    );
     assert_one_line_failure(&run, "RFC 3339");
-    let run = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    let run = ws.signed(
         "admin.key",
-        "--card",
-        &card,
-        "--role",
-        "admin",
-    ]);
+        &["membership", "add", "--card", &card, "--role", "admin"],
+    );
     assert_one_line_failure(&run, "platform, relay");
 
     // Refusals by the chain's rules exit 1.
-    let run = ws.fedctl(&[
-        "membership",
-        "update",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    let run = ws.signed(
         "admin.key",
-        "--platform",
-        &id_b,
-        "--rights",
-        "all",
-    ]);
+        &[
+            "membership",
+            "update",
+            "--platform",
+            &id_b,
+            "--rights",
+            "all",
+        ],
+    );
     assert_one_line_failure(&run, "revoked");
     assert_eq!(run.code, 1);
-    let run = ws.fedctl(&[
-        "membership",
-        "add",
-        "--chain",
-        "chain.json",
-        "--admin-key",
+    let run = ws.signed(
         "admin.key",
-        "--card",
-        &card,
-        "--role",
-        "relay",
-        "--rights",
-        "read",
-    ]);
+        &[
+            "membership",
+            "add",
+            "--card",
+            &card,
+            "--role",
+            "relay",
+            "--rights",
+            "read",
+        ],
+    );
     assert_one_line_failure(&run, "relay has no rights");
     assert_eq!(run.code, 1);
 

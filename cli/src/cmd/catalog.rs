@@ -4,7 +4,6 @@ use std::fmt;
 
 use fed_crdt::chain::body::{CatalogEntries, Entity, EntityType, RecordBody, RegulatoryFramework};
 use fed_crdt::chain::state::Catalog;
-use fed_crdt::chain::Chain;
 use serde::Serialize;
 
 use crate::args::{
@@ -35,90 +34,78 @@ fn entry_id(args: &CatalogEntryArgs) -> anyhow::Result<String> {
     Ok(id)
 }
 
-/// Refuses an existing id unless `--replace` was given.
-fn check_new(kind: &str, exists: bool, id: &str, replace: bool) -> anyhow::Result<()> {
-    if exists && !replace {
-        return Err(Refused::new(format!(
-            "{kind} `{id}` is already in the catalog; use --replace to replace it"
-        ))
-        .into());
-    }
-    Ok(())
-}
-
-fn catalog(chain: &Chain) -> &Catalog {
-    &chain.state().catalog
+/// Issues a catalog record adding one entry of `kind`; an existing id is refused unless
+/// `--replace` was given, so that a correction is always deliberate.
+fn add_entry(
+    e: &CatalogEntryArgs,
+    kind: &str,
+    exists: impl FnOnce(&Catalog, &str) -> bool,
+    entries: impl FnOnce(String) -> CatalogEntries,
+) -> anyhow::Result<Report> {
+    let id = entry_id(e)?;
+    issue(&e.sign, |chain| {
+        if exists(&chain.state().catalog, &id) && !e.replace {
+            return Err(Refused::new(format!(
+                "{kind} `{id}` is already in the catalog; use --replace to replace it"
+            ))
+            .into());
+        }
+        let summary = format!("{kind} `{id}`: {}", e.name);
+        Ok((RecordBody::catalog(entries(id)), summary))
+    })
 }
 
 /// Adds a regulatory framework.
 pub fn add_framework(args: &AddFrameworkArgs) -> anyhow::Result<Report> {
     let e = &args.entry;
-    let id = entry_id(e)?;
-    issue(&e.sign, |chain| {
-        check_new(
-            "framework",
-            catalog(chain).frameworks.contains_key(&id),
-            &id,
-            e.replace,
-        )?;
-        let summary = format!("regulatory framework `{id}`: {}", e.name);
-        let entries = CatalogEntries {
+    add_entry(
+        e,
+        "regulatory framework",
+        |c, id| c.frameworks.contains_key(id),
+        |id| CatalogEntries {
             frameworks: vec![RegulatoryFramework {
-                id: id.clone(),
+                id,
                 name: e.name.clone(),
                 description_url: args.url.clone(),
             }],
             ..CatalogEntries::default()
-        };
-        Ok((RecordBody::catalog(entries), summary))
-    })
+        },
+    )
 }
 
 /// Adds an entity type.
 pub fn add_entity_type(args: &AddEntityTypeArgs) -> anyhow::Result<Report> {
     let e = &args.entry;
-    let id = entry_id(e)?;
-    issue(&e.sign, |chain| {
-        check_new(
-            "entity type",
-            catalog(chain).entity_types.contains_key(&id),
-            &id,
-            e.replace,
-        )?;
-        let summary = format!("entity type `{id}`: {}", e.name);
-        let entries = CatalogEntries {
+    add_entry(
+        e,
+        "entity type",
+        |c, id| c.entity_types.contains_key(id),
+        |id| CatalogEntries {
             entity_types: vec![EntityType {
-                id: id.clone(),
+                id,
                 name: e.name.clone(),
             }],
             ..CatalogEntries::default()
-        };
-        Ok((RecordBody::catalog(entries), summary))
-    })
+        },
+    )
 }
 
-/// Adds an entity.
+/// Adds an entity of an existing entity type.
 pub fn add_entity(args: &AddEntityArgs) -> anyhow::Result<Report> {
     let e = &args.entry;
-    let id = entry_id(e)?;
-    issue(&e.sign, |chain| {
-        check_new(
-            "entity",
-            catalog(chain).entities.contains_key(&id),
-            &id,
-            e.replace,
-        )?;
-        let summary = format!("entity `{id}`: {} ({})", e.name, args.entity_type);
-        let entries = CatalogEntries {
+    add_entry(
+        e,
+        "entity",
+        |c, id| c.entities.contains_key(id),
+        |id| CatalogEntries {
             entities: vec![Entity {
-                id: id.clone(),
+                id,
                 name: e.name.clone(),
                 entity_type: args.entity_type.clone(),
             }],
             ..CatalogEntries::default()
-        };
-        Ok((RecordBody::catalog(entries), summary))
-    })
+        },
+    )
 }
 
 #[derive(Serialize)]
@@ -150,7 +137,7 @@ impl fmt::Display for CatalogOutput {
 /// Lists the catalog.
 pub fn show(args: &ChainArgs) -> anyhow::Result<Report> {
     let verified = chainfile::load(&args.chain)?;
-    let c = catalog(&verified.chain);
+    let c = &verified.chain.state().catalog;
     Ok(Report::new(&CatalogOutput {
         frameworks: c.frameworks.values().cloned().collect(),
         entity_types: c.entity_types.values().cloned().collect(),

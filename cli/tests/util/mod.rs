@@ -72,6 +72,20 @@ impl Workspace {
         run
     }
 
+    /// Runs fedctl with `--chain chain.json --admin-key KEY` after `args`.
+    pub fn signed(&self, key: &str, args: &[&str]) -> Run {
+        let mut all = args.to_vec();
+        all.extend(["--chain", "chain.json", "--admin-key", key]);
+        self.fedctl(&all)
+    }
+
+    /// Like [`Workspace::signed`], and insists that it succeeds.
+    pub fn signed_ok(&self, key: &str, args: &[&str]) -> Run {
+        let run = self.signed(key, args);
+        assert_eq!(run.code, 0, "fedctl {args:?} failed: {}", run.stderr);
+        run
+    }
+
     /// Creates an admin key file and returns its public key.
     pub fn admin_key(&self, file: &str) -> String {
         let run = self.ok(&["key", "new", "--out", file, "--json"]);
