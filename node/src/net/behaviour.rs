@@ -1,0 +1,86 @@
+//! The libp2p behaviour of a node: who may connect, gossip per federation, and sync.
+
+use std::time::Duration;
+
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{allow_block_list, gossipsub, identity::Keypair, ping, request_response};
+
+use crate::net::protocol::{
+    subscription_filter, FederationTopics, SubscriptionFilter, SyncRequest, SyncResponse,
+    MAX_GOSSIP_BYTES, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, SYNC_PROTOCOL,
+};
+use crate::net::NetError;
+
+/// Everything the node's swarm does.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Connection gating: only peers that share a federation with us are allowed; a
+    /// connection with anyone else is denied as soon as the peer is authenticated.
+    pub allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    /// One topic per federation, messages validated by the engine before forwarding.
+    pub gossip: gossipsub::Behaviour<gossipsub::IdentityTransform, SubscriptionFilter>,
+    /// Anti-entropy and catch-up.
+    pub sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
+    /// Keeps idle connections alive and notices dead ones.
+    pub ping: ping::Behaviour,
+}
+
+/// Tunables of the behaviour, with defaults for production.
+#[derive(Clone, Debug)]
+pub struct BehaviourConfig {
+    /// Gossipsub heartbeat (mesh maintenance).
+    pub gossip_heartbeat: Duration,
+    /// How long a sync request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for BehaviourConfig {
+    fn default() -> Self {
+        BehaviourConfig {
+            gossip_heartbeat: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Behaviour {
+    /// Builds the behaviour for a node with `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Config`] if gossipsub refuses the configuration.
+    pub fn new(
+        key: &Keypair,
+        topics: FederationTopics,
+        config: &BehaviourConfig,
+    ) -> Result<Behaviour, NetError> {
+        let gossip_config = gossipsub::ConfigBuilder::default()
+            .heartbeat_interval(config.gossip_heartbeat)
+            .max_transmit_size(MAX_GOSSIP_BYTES)
+            .validation_mode(gossipsub::ValidationMode::Strict)
+            // The engine checks every message before it is forwarded.
+            .validate_messages()
+            .build()
+            .map_err(|e| NetError::Config(e.to_string()))?;
+        let gossip = gossipsub::Behaviour::new_with_subscription_filter(
+            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            gossip_config,
+            subscription_filter(topics),
+        )
+        .map_err(|e| NetError::Config(e.to_string()))?;
+        let codec = request_response::cbor::codec::Codec::default()
+            .set_request_size_maximum(MAX_SYNC_REQUEST_BYTES)
+            .set_response_size_maximum(MAX_SYNC_RESPONSE_BYTES);
+        let sync = request_response::Behaviour::with_codec(
+            codec,
+            [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(config.request_timeout),
+        );
+        Ok(Behaviour {
+            allowed: allow_block_list::Behaviour::default(),
+            gossip,
+            sync,
+            ping: ping::Behaviour::default(),
+        })
+    }
+}

@@ -1,0 +1,138 @@
+//! What nodes say to each other: the sync request-response messages, the gossip topic of
+//! a federation, and the size limits of both.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use fed_crdt::chain::record::Record;
+use fed_crdt::ids::FederationId;
+use libp2p::gossipsub::{self, IdentTopic, TopicHash};
+use libp2p::StreamProtocol;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The request-response protocol for anti-entropy and catch-up.
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fednet/sync/1");
+/// Largest sync request accepted, in bytes.
+pub const MAX_SYNC_REQUEST_BYTES: u64 = 64 * 1024;
+/// Largest sync response accepted, in bytes; larger answers are split by the responder.
+pub const MAX_SYNC_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
+/// Largest gossip message, in bytes: gossip carries announcements and small changes only.
+pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
+/// Most topics one subscription message of a remote peer may carry.
+pub const MAX_REMOTE_TOPICS: usize = 1024;
+/// Most federations (gossip topics) a node may join. gossipsub's default filter allows 100,
+/// which would silently cap the federations a platform can belong to.
+pub const MAX_FEDERATIONS: usize = 1024;
+
+/// A request from one member to another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncRequest {
+    /// "Send me the records of this federation's chain after `after_seq`."
+    Chain {
+        /// The federation.
+        federation: FederationId,
+        /// The highest seq the requester holds.
+        after_seq: u64,
+    },
+}
+
+/// The answer to a [`SyncRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncResponse {
+    /// Chain records in seq order (possibly fewer than exist: ask again after the last).
+    Chain {
+        /// The records.
+        records: Vec<Record>,
+    },
+    /// The responder will not answer (not a shared federation, over a limit, ...).
+    Refused {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// The gossip topic of a federation.
+///
+/// The topic name is a one-way hash of the federation id, not the id itself: gossipsub
+/// announces a node's subscriptions to every connected peer, and a peer that shares only
+/// another federation with us must not learn this federation's id from it.
+pub fn federation_topic(federation: &FederationId) -> IdentTopic {
+    let mut h = Sha256::new();
+    h.update(b"fednet/gossip-topic/v1");
+    h.update(federation.as_bytes());
+    IdentTopic::new(format!("fednet/1/{}", hex::encode(h.finalize())))
+}
+
+/// The topics of the federations we belong to: the only ones we subscribe to, and the
+/// only ones whose remote subscriptions we track.
+///
+/// The set is shared with the event loop, which adds a topic when it joins a federation.
+#[derive(Clone, Debug, Default)]
+pub struct FederationTopics {
+    topics: Arc<RwLock<HashSet<TopicHash>>>,
+}
+
+impl FederationTopics {
+    /// Adds a federation's topic to the set we may subscribe to.
+    pub fn insert(&self, topic: TopicHash) {
+        if let Ok(mut t) = self.topics.write() {
+            t.insert(topic);
+        }
+    }
+
+    /// Removes a federation's topic.
+    pub fn remove(&self, topic: &TopicHash) {
+        if let Ok(mut t) = self.topics.write() {
+            t.remove(topic);
+        }
+    }
+
+    fn contains(&self, topic: &TopicHash) -> bool {
+        self.topics.read().is_ok_and(|t| t.contains(topic))
+    }
+}
+
+impl gossipsub::TopicSubscriptionFilter for FederationTopics {
+    fn can_subscribe(&mut self, topic_hash: &TopicHash) -> bool {
+        self.contains(topic_hash)
+    }
+}
+
+/// The subscription filter given to gossipsub: only our federations' topics, both for our
+/// own subscriptions and for the remote subscriptions we keep track of, with counts capped.
+pub type SubscriptionFilter = gossipsub::MaxCountSubscriptionFilter<FederationTopics>;
+
+/// Wraps the shared topic set in the count limits.
+pub fn subscription_filter(topics: FederationTopics) -> SubscriptionFilter {
+    gossipsub::MaxCountSubscriptionFilter {
+        filter: topics,
+        max_subscribed_topics: MAX_FEDERATIONS,
+        max_subscriptions_per_request: MAX_REMOTE_TOPICS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_does_not_contain_the_federation_id() {
+        let fed = FederationId([7; 32]);
+        let topic = federation_topic(&fed).to_string();
+        assert!(!topic.contains(&fed.to_string()), "{topic}");
+        assert!(!topic.contains(&fed.fmt_short()), "{topic}");
+        assert_ne!(topic, federation_topic(&FederationId([8; 32])).to_string());
+    }
+
+    #[test]
+    fn filter_accepts_only_joined_topics() {
+        use gossipsub::TopicSubscriptionFilter;
+        let mut filter = FederationTopics::default();
+        let mine = federation_topic(&FederationId([1; 32])).hash();
+        let other = federation_topic(&FederationId([2; 32])).hash();
+        filter.insert(mine.clone());
+        assert!(filter.can_subscribe(&mine));
+        assert!(!filter.can_subscribe(&other));
+    }
+}

@@ -1,0 +1,253 @@
+//! The network layer on loopback: members connect, gossip and answer requests; a peer
+//! that is not allowed never gets a connection; removing a peer disconnects it.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+use fed_crdt::ids::FederationId;
+use fednode::net::protocol::{federation_topic, SyncRequest, SyncResponse};
+use fednode::net::{self, NetClient, NetConfig, NetEvent};
+use libp2p::gossipsub::MessageAcceptance;
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::mpsc::Receiver;
+use tokio_util::sync::CancellationToken;
+
+struct TestNode {
+    client: NetClient,
+    events: Receiver<NetEvent>,
+    peer: PeerId,
+    address: Multiaddr,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn spawn_node(seed: u8) -> TestNode {
+    let key = Keypair::ed25519_from_bytes([seed; 32]).expect("key");
+    let peer = key.public().to_peer_id();
+    let shutdown = CancellationToken::new();
+    let mut config = NetConfig::default();
+    config.behaviour.gossip_heartbeat = Duration::from_millis(100);
+    let (client, events, event_loop) = net::new(key, config, shutdown.clone()).expect("network");
+    tokio::spawn(event_loop.run());
+    let address = client
+        .listen("/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr"))
+        .await
+        .expect("listen");
+    TestNode {
+        client,
+        events,
+        peer,
+        address,
+        shutdown,
+    }
+}
+
+async fn allow(node: &TestNode, peers: &[PeerId]) {
+    node.client
+        .set_allowed_peers(peers.iter().copied().collect::<HashSet<_>>())
+        .await
+        .expect("allow");
+}
+
+/// Polls `condition` until it holds or the deadline passes.
+async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// The next event matching `pick`, skipping others, within a deadline.
+async fn next_event<T>(node: &mut TestNode, mut pick: impl FnMut(NetEvent) -> Option<T>) -> T {
+    let deadline = Duration::from_secs(10);
+    tokio::time::timeout(deadline, async {
+        loop {
+            match node.events.recv().await {
+                Some(e) => {
+                    if let Some(t) = pick(e) {
+                        return t;
+                    }
+                }
+                None => panic!("event stream closed"),
+            }
+        }
+    })
+    .await
+    .expect("event within the deadline")
+}
+
+#[tokio::test]
+async fn members_connect_and_answer_requests() {
+    let a = spawn_node(1).await;
+    let mut b = spawn_node(2).await;
+    allow(&a, &[b.peer]).await;
+    allow(&b, &[a.peer]).await;
+    a.client
+        .dial(b.peer, b.address.clone())
+        .await
+        .expect("dial");
+    let fed = FederationId([9; 32]);
+    let request = SyncRequest::Chain {
+        federation: fed,
+        after_seq: 3,
+    };
+
+    let answer = tokio::spawn({
+        let client_a = a.client.clone();
+        let (peer_b, request) = (b.peer, request.clone());
+        async move { client_a.request(peer_b, request).await }
+    });
+    let (received, channel) = next_event(&mut b, |e| match e {
+        NetEvent::Request {
+            request, channel, ..
+        } => Some((request, channel)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(received, request);
+    b.client
+        .respond(channel, SyncResponse::Chain { records: vec![] })
+        .await
+        .expect("respond");
+    let response = answer.await.expect("task").expect("response");
+    assert_eq!(response, SyncResponse::Chain { records: vec![] });
+}
+
+#[tokio::test]
+async fn a_peer_that_is_not_allowed_never_gets_a_connection() {
+    let mut a = spawn_node(1).await;
+    let b = spawn_node(2).await;
+    let outsider = spawn_node(3).await;
+    allow(&a, &[b.peer]).await;
+    // The outsider would accept a; a does not accept the outsider.
+    allow(&outsider, &[a.peer]).await;
+
+    // Dialling out to a peer we do not allow fails before any connection is made.
+    let err = a
+        .client
+        .dial(outsider.peer, outsider.address.clone())
+        .await
+        .expect_err("dial to a non-member must fail");
+    assert!(err.to_string().contains("not a member"), "{err}");
+
+    // Its inbound connection is closed as soon as it is authenticated.
+    let _ = outsider.client.dial(a.peer, a.address.clone()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let peers = a.client.connected_peers().await.expect("peers");
+    assert!(!peers.contains(&outsider.peer), "{peers:?}");
+    wait_until("the outsider sees no connection", || async {
+        !outsider
+            .client
+            .connected_peers()
+            .await
+            .unwrap_or_default()
+            .contains(&a.peer)
+    })
+    .await;
+    while let Ok(event) = a.events.try_recv() {
+        if let NetEvent::PeerConnected(p) = event {
+            assert_ne!(p, outsider.peer, "the outsider was reported connected");
+        }
+    }
+}
+
+#[tokio::test]
+async fn gossip_reaches_members_of_the_federation() {
+    let a = spawn_node(1).await;
+    let mut b = spawn_node(2).await;
+    allow(&a, &[b.peer]).await;
+    allow(&b, &[a.peer]).await;
+    let fed = FederationId([5; 32]);
+    a.client.join(fed).await.expect("join a");
+    b.client.join(fed).await.expect("join b");
+    a.client
+        .dial(b.peer, b.address.clone())
+        .await
+        .expect("dial");
+
+    // Publishing succeeds once b's subscription has reached a.
+    let mut published = false;
+    for _ in 0..100 {
+        if a.client.publish(fed, b"new head".to_vec()).await.is_ok() {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(published, "publish never found a subscribed peer");
+    let (topic, source, id, data) = next_event(&mut b, |e| match e {
+        NetEvent::Gossip {
+            topic,
+            source,
+            message_id,
+            data,
+        } => Some((topic, source, message_id, data)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(topic, federation_topic(&fed).hash());
+    assert_eq!(source, a.peer);
+    assert_eq!(data, b"new head");
+    b.client
+        .report_gossip(id, source, MessageAcceptance::Accept)
+        .await
+        .expect("report");
+}
+
+#[tokio::test]
+async fn removing_a_peer_disconnects_it() {
+    let a = spawn_node(1).await;
+    let mut b = spawn_node(2).await;
+    allow(&a, &[b.peer]).await;
+    allow(&b, &[a.peer]).await;
+    a.client
+        .dial(b.peer, b.address.clone())
+        .await
+        .expect("dial");
+    next_event(&mut b, |e| match e {
+        NetEvent::PeerConnected(p) if p == a.peer => Some(()),
+        _ => None,
+    })
+    .await;
+
+    allow(&a, &[]).await;
+    next_event(&mut b, |e| match e {
+        NetEvent::PeerDisconnected(p) if p == a.peer => Some(()),
+        _ => None,
+    })
+    .await;
+    let err = a
+        .client
+        .dial(b.peer, b.address.clone())
+        .await
+        .expect_err("no longer allowed");
+    assert!(err.to_string().contains("not a member"), "{err}");
+}
+
+#[tokio::test]
+async fn listen_reports_the_port_the_os_chose() {
+    let a = spawn_node(1).await;
+    let text = a.address.to_string();
+    assert!(text.starts_with("/ip4/127.0.0.1/tcp/"), "{text}");
+    assert!(!text.ends_with("/tcp/0"), "{text}");
+    let bad = a
+        .client
+        .listen("/ip4/203.0.113.1/tcp/0".parse().expect("multiaddr"))
+        .await;
+    assert!(bad.is_err(), "listening on a foreign address must fail");
+}
