@@ -1,0 +1,312 @@
+//! The handle side of the network: [`NetClient`] and the commands, events and errors
+//! that cross between it and the [`super::EventLoop`].
+
+use std::collections::HashSet;
+
+use fed_crdt::ids::FederationId;
+use libp2p::gossipsub::{MessageAcceptance, MessageId, TopicHash};
+use libp2p::request_response::ResponseChannel;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::protocol::{SyncRequest, SyncResponse};
+
+/// A networking failure, as seen by a [`NetClient`] caller.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The event loop has stopped (shutdown).
+    #[error("the network event loop has stopped")]
+    Shutdown,
+    /// The swarm could not be built.
+    #[error("network configuration: {0}")]
+    Config(String),
+    /// Listening on an address failed.
+    #[error("cannot listen on {address}: {reason}")]
+    Listen {
+        /// The address.
+        address: Multiaddr,
+        /// Why.
+        reason: String,
+    },
+    /// Dialling a peer failed (including: the peer is not allowed).
+    #[error("cannot dial {peer}: {reason}")]
+    Dial {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+    /// A request failed (timeout, connection closed, unsupported protocol).
+    #[error("request to {peer} failed: {reason}")]
+    Request {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+    /// Publishing a gossip message failed.
+    #[error("cannot publish on federation {federation}: {reason}")]
+    Publish {
+        /// The federation (short form).
+        federation: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl<T> From<mpsc::error::SendError<T>> for NetError {
+    fn from(_: mpsc::error::SendError<T>) -> Self {
+        NetError::Shutdown
+    }
+}
+
+impl From<oneshot::error::RecvError> for NetError {
+    fn from(_: oneshot::error::RecvError) -> Self {
+        NetError::Shutdown
+    }
+}
+
+/// What the network tells the rest of the node.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A connection with an allowed peer is up (first connection only).
+    PeerConnected(PeerId),
+    /// The last connection with a peer closed.
+    PeerDisconnected(PeerId),
+    /// A gossip message arrived; it is forwarded only once the engine reports it valid
+    /// with [`NetClient::report_gossip`].
+    Gossip {
+        /// The topic it came on.
+        topic: TopicHash,
+        /// The peer that forwarded it.
+        source: PeerId,
+        /// Its id, for the validation report.
+        message_id: MessageId,
+        /// Its bytes.
+        data: Vec<u8>,
+    },
+    /// A peer asks something; answer with [`NetClient::respond`].
+    Request {
+        /// The asking peer.
+        peer: PeerId,
+        /// The request.
+        request: SyncRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<SyncResponse>,
+    },
+}
+
+/// Instructions to the event loop; each carries its `reply` when the caller waits.
+#[derive(Debug)]
+pub enum NetCommand {
+    /// Start listening; replies with the actual address (port 0 resolved).
+    Listen {
+        /// Where.
+        address: Multiaddr,
+        /// The answer.
+        reply: oneshot::Sender<Result<Multiaddr, NetError>>,
+    },
+    /// Connect to a peer at an address.
+    Dial {
+        /// The peer.
+        peer: PeerId,
+        /// Its address.
+        address: Multiaddr,
+        /// The answer, once connected or failed.
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    /// Replace the set of peers allowed to connect; connections to removed peers close.
+    SetAllowedPeers {
+        /// The new set.
+        peers: HashSet<PeerId>,
+        /// Done.
+        reply: oneshot::Sender<()>,
+    },
+    /// Subscribe to a federation's topic.
+    Join {
+        /// The federation.
+        federation: FederationId,
+        /// Done.
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    /// Publish on a federation's topic.
+    Publish {
+        /// The federation.
+        federation: FederationId,
+        /// The bytes.
+        data: Vec<u8>,
+        /// Done.
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    /// Report whether a gossip message is valid (fire and forget).
+    ReportGossip {
+        /// The message.
+        message_id: MessageId,
+        /// Who forwarded it.
+        source: PeerId,
+        /// The verdict.
+        acceptance: MessageAcceptance,
+    },
+    /// Send a sync request and wait for the answer.
+    Request {
+        /// The peer.
+        peer: PeerId,
+        /// The request.
+        request: SyncRequest,
+        /// The answer.
+        reply: oneshot::Sender<Result<SyncResponse, NetError>>,
+    },
+    /// Answer an inbound request (fire and forget).
+    Respond {
+        /// The channel from [`NetEvent::Request`].
+        channel: ResponseChannel<SyncResponse>,
+        /// The answer.
+        response: SyncResponse,
+    },
+    /// The peers connected now.
+    ConnectedPeers {
+        /// The answer.
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+}
+
+/// A cloneable handle to the event loop.
+#[derive(Clone, Debug)]
+pub struct NetClient {
+    pub(super) sender: mpsc::Sender<NetCommand>,
+}
+
+impl NetClient {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> NetCommand,
+    ) -> Result<T, NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send(make(reply)).await?;
+        Ok(answer.await?)
+    }
+
+    /// Listens on `address`; returns the address actually bound.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Listen`] if the address cannot be bound.
+    pub async fn listen(&self, address: Multiaddr) -> Result<Multiaddr, NetError> {
+        self.ask(|reply| NetCommand::Listen { address, reply })
+            .await?
+    }
+
+    /// Connects to `peer` at `address`.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Dial`] if the peer is not allowed or cannot be reached.
+    pub async fn dial(&self, peer: PeerId, address: Multiaddr) -> Result<(), NetError> {
+        self.ask(|reply| NetCommand::Dial {
+            peer,
+            address,
+            reply,
+        })
+        .await?
+    }
+
+    /// Replaces the set of peers that may connect; others are disconnected at once.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Shutdown`] if the loop has stopped.
+    pub async fn set_allowed_peers(&self, peers: HashSet<PeerId>) -> Result<(), NetError> {
+        self.ask(|reply| NetCommand::SetAllowedPeers { peers, reply })
+            .await
+    }
+
+    /// Subscribes to a federation's gossip topic.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Config`] if gossipsub refuses the subscription.
+    pub async fn join(&self, federation: FederationId) -> Result<(), NetError> {
+        self.ask(|reply| NetCommand::Join { federation, reply })
+            .await?
+    }
+
+    /// Publishes `data` on a federation's topic.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Publish`] if no peer is subscribed, the message is too large or was
+    /// already published.
+    pub async fn publish(&self, federation: FederationId, data: Vec<u8>) -> Result<(), NetError> {
+        self.ask(|reply| NetCommand::Publish {
+            federation,
+            data,
+            reply,
+        })
+        .await?
+    }
+
+    /// Reports the engine's verdict on a gossip message.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Shutdown`] if the loop has stopped.
+    pub async fn report_gossip(
+        &self,
+        message_id: MessageId,
+        source: PeerId,
+        acceptance: MessageAcceptance,
+    ) -> Result<(), NetError> {
+        Ok(self
+            .sender
+            .send(NetCommand::ReportGossip {
+                message_id,
+                source,
+                acceptance,
+            })
+            .await?)
+    }
+
+    /// Sends a sync request and waits for the answer.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Request`] if the request fails or times out.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, NetError> {
+        self.ask(|reply| NetCommand::Request {
+            peer,
+            request,
+            reply,
+        })
+        .await?
+    }
+
+    /// Answers an inbound request.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Shutdown`] if the loop has stopped.
+    pub async fn respond(
+        &self,
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    ) -> Result<(), NetError> {
+        Ok(self
+            .sender
+            .send(NetCommand::Respond { channel, response })
+            .await?)
+    }
+
+    /// The peers connected now.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Shutdown`] if the loop has stopped.
+    pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        self.ask(|reply| NetCommand::ConnectedPeers { reply }).await
+    }
+}
