@@ -1,0 +1,406 @@
+//! The node's storage: one database per node, split into named trees, behind the
+//! [`Store`] trait so that the engine does not depend on the database engine.
+//!
+//! - [`Store`]: reads, bounded prefix scans, and atomic [`WriteBatch`]es that are flushed
+//!   to disk before [`Store::apply`] returns, so a write acknowledged to anyone survives
+//!   `kill -9`.
+//! - [`Tree`]: every tree the node uses, named in one place (this file).
+//! - [`SledStore`]: the on-disk implementation, over sled with a bounded cache.
+//! - [`MemoryStore`]: an in-memory implementation for tests of other modules.
+//! - [`chains`]: typed helpers for the membership chains.
+//!
+//! Every method blocks (disk I/O and `fsync`); async callers run them in
+//! `spawn_blocking`, never while holding a lock.
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub mod chains;
+mod memory;
+mod sled_store;
+
+pub use chains::{federations, load_chain_records, save_chain_record};
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+/// Sled's cache bound unless configured otherwise: 64 MiB. Sled's own default is 1 GiB,
+/// far more than a node on a shared server should take.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How many bytes of a key an error message shows; longer keys are cut with `...`.
+const MAX_KEY_BYTES_IN_ERRORS: usize = 48;
+
+const CHAINS_TREE: &str = "chains";
+const ENVELOPES_TREE: &str = "envelopes";
+const SNAPSHOTS_TREE: &str = "snapshots";
+const KEYS_TREE: &str = "keys";
+const SYNC_STATE_TREE: &str = "sync_state";
+const REFUSALS_TREE: &str = "refusals";
+const META_TREE: &str = "meta";
+
+/// A tree of the store. The on-disk names are fixed: renaming one would orphan its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tree {
+    /// Membership chain records, per federation (see [`chains`]).
+    Chains,
+    /// Accepted signed change envelopes.
+    Envelopes,
+    /// Document snapshots.
+    Snapshots,
+    /// Document keys.
+    Keys,
+    /// Sync state per peer and document.
+    SyncState,
+    /// Refused changes with the reason for each.
+    Refusals,
+    /// Everything else: indexes, schema version, node-wide settings.
+    Meta,
+}
+
+impl Tree {
+    /// Every tree, in a fixed order; [`Tree::index`] is the position in this array.
+    pub const ALL: [Tree; 7] = [
+        Tree::Chains,
+        Tree::Envelopes,
+        Tree::Snapshots,
+        Tree::Keys,
+        Tree::SyncState,
+        Tree::Refusals,
+        Tree::Meta,
+    ];
+
+    /// The tree's name in the database.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tree::Chains => CHAINS_TREE,
+            Tree::Envelopes => ENVELOPES_TREE,
+            Tree::Snapshots => SNAPSHOTS_TREE,
+            Tree::Keys => KEYS_TREE,
+            Tree::SyncState => SYNC_STATE_TREE,
+            Tree::Refusals => REFUSALS_TREE,
+            Tree::Meta => META_TREE,
+        }
+    }
+
+    /// The position in [`Tree::ALL`], so implementations can keep one handle per tree in
+    /// an array.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Tree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Puts and deletes over one or more trees, applied all together or not at all.
+///
+/// Operations apply in the order added; a later operation on the same tree and key wins.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    ops: Vec<BatchOp>,
+}
+
+/// One operation of a [`WriteBatch`]; `value: None` deletes the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BatchOp {
+    tree: Tree,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `key` to `value` in `tree`.
+    pub fn put(
+        &mut self,
+        tree: Tree,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) -> &mut Self {
+        self.ops.push(BatchOp {
+            tree,
+            key: key.into(),
+            value: Some(value.into()),
+        });
+        self
+    }
+
+    /// Removes `key` from `tree`; removing an absent key is not an error.
+    pub fn delete(&mut self, tree: Tree, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(BatchOp {
+            tree,
+            key: key.into(),
+            value: None,
+        });
+        self
+    }
+
+    /// Whether the batch holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// How many operations the batch holds.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// The trees the batch touches, each once, in [`Tree::ALL`] order.
+    pub fn trees(&self) -> Vec<Tree> {
+        let mut touched = [false; Tree::ALL.len()];
+        for op in &self.ops {
+            touched[op.tree.index()] = true;
+        }
+        Tree::ALL
+            .into_iter()
+            .filter(|t| touched[t.index()])
+            .collect()
+    }
+
+    /// The operations in order: tree, key, and the new value (`None` for a delete).
+    pub fn ops(&self) -> impl Iterator<Item = (Tree, &[u8], Option<&[u8]>)> {
+        self.ops
+            .iter()
+            .map(|op| (op.tree, op.key.as_slice(), op.value.as_deref()))
+    }
+}
+
+/// A key and its value, as returned by [`Store::scan_prefix`].
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// The storage operations of the node.
+///
+/// Implementations are shared between threads; every method blocks.
+pub trait Store: Send + Sync + 'static {
+    /// The value of `key` in `tree`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] if the database cannot be read.
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// At most `limit` key/value pairs of `tree` whose key starts with `prefix`, in key
+    /// order. The limit is mandatory so that no caller loads a whole tree by mistake; a
+    /// caller that must know whether more exist asks for one more than it wants.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] if the database cannot be read.
+    fn scan_prefix(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StoreError>;
+
+    /// Applies every operation of `batch` atomically, across trees, then flushes to disk.
+    /// When this returns `Ok`, the batch survives a crash of the process or the machine;
+    /// after a crash before that, either all of the batch is there or none of it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] if the batch cannot be applied or flushed; the write must
+    /// then not be acknowledged to anyone.
+    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// Writes everything buffered to disk; called last at shutdown.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] if the flush fails.
+    fn flush(&self) -> Result<(), StoreError>;
+
+    /// The space the store takes on disk, in bytes, for status and metrics.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] if the size cannot be determined.
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
+}
+
+/// How to open a [`SledStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Upper bound of the page cache, in bytes.
+    pub cache_bytes: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
+    }
+}
+
+/// What the store was doing when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Opening the database or one of its trees.
+    Open,
+    /// Reading one key.
+    Get,
+    /// Scanning a prefix.
+    Scan,
+    /// Applying a write batch.
+    Apply,
+    /// Flushing to disk (also after applying a batch).
+    Flush,
+    /// Measuring the size on disk.
+    SizeOnDisk,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Open => "open",
+            Operation::Get => "get",
+            Operation::Scan => "prefix scan",
+            Operation::Apply => "apply batch",
+            Operation::Flush => "flush",
+            Operation::SizeOnDisk => "size on disk",
+        })
+    }
+}
+
+/// The database engine's own error, kept opaque so that the trait does not name it.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A storage operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another process holds the database open.
+    #[error("the store in {dir} is in use by another process (another fednode with the same data directory?)")]
+    Locked {
+        /// The database directory.
+        dir: PathBuf,
+    },
+    /// The database directory cannot be opened.
+    #[error("cannot open the store in {dir}: {source}")]
+    Open {
+        /// The database directory.
+        dir: PathBuf,
+        /// The engine's error.
+        source: BackendError,
+    },
+    /// The database engine failed.
+    #[error("store {op} failed on {}: {source}", describe_target(.trees, .key.as_deref()))]
+    Backend {
+        /// What was attempted.
+        op: Operation,
+        /// The trees involved; empty when the whole database was concerned.
+        trees: Vec<Tree>,
+        /// The key involved, when there was one.
+        key: Option<Vec<u8>>,
+        /// The engine's error.
+        source: BackendError,
+    },
+    /// A key in a tree does not have the layout that tree uses.
+    #[error("corrupt key {} in tree `{tree}`: {reason}", format_key(.key))]
+    CorruptKey {
+        /// The tree.
+        tree: Tree,
+        /// The key found.
+        key: Vec<u8>,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A stored membership record is not valid JSON for a record.
+    #[error("stored record {seq} of federation {federation} is corrupt: {source}")]
+    CorruptRecord {
+        /// The federation, from the key.
+        federation: fed_crdt::ids::FederationId,
+        /// The sequence number, from the key.
+        seq: u64,
+        /// The decoder's complaint.
+        source: serde_json::Error,
+    },
+    /// A stored membership record is valid but filed under another federation or seq.
+    #[error("stored record {seq} of federation {federation} holds record {found_seq} of federation {found_federation}")]
+    MisplacedRecord {
+        /// The federation, from the key.
+        federation: fed_crdt::ids::FederationId,
+        /// The sequence number, from the key.
+        seq: u64,
+        /// The federation the record belongs to.
+        found_federation: fed_crdt::ids::FederationId,
+        /// The record's own sequence number.
+        found_seq: u64,
+    },
+    /// A record to save belongs to another federation than the one given.
+    #[error("record {seq} belongs to federation {found}, not {federation}; not saved")]
+    WrongFederation {
+        /// The federation it was to be saved under.
+        federation: fed_crdt::ids::FederationId,
+        /// The record's sequence number.
+        seq: u64,
+        /// The federation the record names (or founds, for a genesis record).
+        found: fed_crdt::ids::FederationId,
+    },
+    /// A record cannot be encoded.
+    #[error("cannot encode record {seq} of federation {federation}: {source}")]
+    Encode {
+        /// The federation.
+        federation: fed_crdt::ids::FederationId,
+        /// The record's sequence number.
+        seq: u64,
+        /// The encoder's complaint.
+        source: serde_json::Error,
+    },
+    /// More entries than a named limit allows; nothing was returned.
+    #[error("tree `{tree}` holds more than {limit} {what} ({limit_name})")]
+    TooMany {
+        /// The tree.
+        tree: Tree,
+        /// What was counted.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+        /// The constant that sets it.
+        limit_name: &'static str,
+    },
+}
+
+/// "tree `x`, key 00ab..", "trees `x`, `y`" or "the database", for error messages.
+fn describe_target(trees: &[Tree], key: Option<&[u8]>) -> String {
+    let mut out = match trees {
+        [] => "the database".to_string(),
+        [tree] => format!("tree `{tree}`"),
+        _ => {
+            let names: Vec<String> = trees.iter().map(|t| format!("`{t}`")).collect();
+            format!("trees {}", names.join(", "))
+        }
+    };
+    if let Some(key) = key {
+        out.push_str(", key ");
+        out.push_str(&format_key(key));
+    }
+    out
+}
+
+/// A key as lower-case hex, cut after [`MAX_KEY_BYTES_IN_ERRORS`] bytes.
+fn format_key(key: &[u8]) -> String {
+    let mut out: String = key
+        .iter()
+        .take(MAX_KEY_BYTES_IN_ERRORS)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if key.is_empty() {
+        out.push_str("(empty)");
+    } else if key.len() > MAX_KEY_BYTES_IN_ERRORS {
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

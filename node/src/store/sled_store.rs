@@ -1,0 +1,234 @@
+//! [`SledStore`]: the store on disk, one sled database per node.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sled::transaction::{TransactionError, Transactional};
+
+use super::{KeyValue, Operation, Store, StoreConfig, StoreError, Tree, WriteBatch};
+
+/// The node's database on disk: one sled database, one sled tree per [`Tree`].
+///
+/// Cloning is cheap and shares the database.
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    /// One handle per tree, indexed by [`Tree::index`], opened once so that no call pays
+    /// for a lookup by name.
+    trees: [sled::Tree; Tree::ALL.len()],
+    dir: PathBuf,
+}
+
+/// Shows the directory only: sled's own `Debug` prints every tree's contents, which are
+/// health data and may be large.
+impl fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir`, with the page cache bounded by
+    /// `config.cache_bytes`. After a crash, sled recovers to the last flushed state.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Locked`] if another process has the directory open,
+    /// [`StoreError::Open`] if it cannot be used otherwise (unreadable, corrupt),
+    /// [`StoreError::Backend`] if a tree cannot be opened.
+    pub fn open(dir: &Path, config: StoreConfig) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(config.cache_bytes)
+            .open()
+            .map_err(|e| open_error(dir, e))?;
+        let open = |tree: Tree| {
+            db.open_tree(tree.name()).map_err(|e| StoreError::Backend {
+                op: Operation::Open,
+                trees: vec![tree],
+                key: None,
+                source: Box::new(e),
+            })
+        };
+        // In `Tree::ALL` order; a unit test checks that each handle has its tree's name.
+        let trees = [
+            open(Tree::Chains)?,
+            open(Tree::Envelopes)?,
+            open(Tree::Snapshots)?,
+            open(Tree::Keys)?,
+            open(Tree::SyncState)?,
+            open(Tree::Refusals)?,
+            open(Tree::Meta)?,
+        ];
+        tracing::debug!(
+            dir = %dir.display(),
+            cache_bytes = config.cache_bytes,
+            recovered = db.was_recovered(),
+            "store opened"
+        );
+        Ok(SledStore {
+            db,
+            trees,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The database directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn tree(&self, tree: Tree) -> &sled::Tree {
+        &self.trees[tree.index()]
+    }
+}
+
+/// [`StoreError::Locked`] when another process holds the directory, which sled 0.34
+/// reports only as an I/O error with this message; [`StoreError::Open`] otherwise.
+fn open_error(dir: &Path, e: sled::Error) -> StoreError {
+    let locked =
+        matches!(&e, sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock"));
+    if locked {
+        StoreError::Locked {
+            dir: dir.to_path_buf(),
+        }
+    } else {
+        StoreError::Open {
+            dir: dir.to_path_buf(),
+            source: Box::new(e),
+        }
+    }
+}
+
+/// A [`StoreError::Backend`] for one tree and key.
+fn backend(op: Operation, tree: Tree, key: Option<&[u8]>, e: sled::Error) -> StoreError {
+    StoreError::Backend {
+        op,
+        trees: vec![tree],
+        key: key.map(<[u8]>::to_vec),
+        source: Box::new(e),
+    }
+}
+
+impl Store for SledStore {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = self
+            .tree(tree)
+            .get(key)
+            .map_err(|e| backend(Operation::Get, tree, Some(key), e))?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    fn scan_prefix(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StoreError> {
+        self.tree(tree)
+            .scan_prefix(prefix)
+            .take(limit)
+            .map(|item| {
+                item.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(|e| backend(Operation::Scan, tree, Some(prefix), e))
+            })
+            .collect()
+    }
+
+    /// Runs the batch as one sled transaction over the trees it touches (sled seals the
+    /// writes of a multi-tree transaction into one log batch, recovered all or nothing),
+    /// then flushes the database.
+    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let touched = batch.trees();
+        let handles: Vec<&sled::Tree> = touched.iter().map(|&t| self.tree(t)).collect();
+        // Position of each tree among the transaction's views.
+        let mut view_of = [0usize; Tree::ALL.len()];
+        for (i, t) in touched.iter().enumerate() {
+            view_of[t.index()] = i;
+        }
+        let result = <[&sled::Tree] as Transactional<Infallible>>::transaction(
+            handles.as_slice(),
+            |views| {
+                for (tree, key, value) in batch.ops() {
+                    let view = &views[view_of[tree.index()]];
+                    match value {
+                        Some(value) => view.insert(key, value)?,
+                        None => view.remove(key)?,
+                    };
+                }
+                Ok(())
+            },
+        );
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Abort(never)) => match never {},
+            Err(TransactionError::Storage(e)) => {
+                return Err(StoreError::Backend {
+                    op: Operation::Apply,
+                    trees: touched,
+                    key: None,
+                    source: Box::new(e),
+                })
+            }
+        }
+        self.db.flush().map_err(|e| StoreError::Backend {
+            op: Operation::Flush,
+            trees: touched,
+            key: None,
+            source: Box::new(e),
+        })?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(|e| StoreError::Backend {
+            op: Operation::Flush,
+            trees: Vec::new(),
+            key: None,
+            source: Box::new(e),
+        })?;
+        Ok(())
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(|e| StoreError::Backend {
+            op: Operation::SizeOnDisk,
+            trees: Vec::new(),
+            key: None,
+            source: Box::new(e),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_handles_are_in_tree_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SledStore::open(dir.path(), StoreConfig::default()).expect("open");
+        for (i, tree) in Tree::ALL.into_iter().enumerate() {
+            assert_eq!(tree.index(), i);
+            assert_eq!(&store.tree(tree).name()[..], tree.name().as_bytes());
+        }
+    }
+
+    #[test]
+    fn debug_does_not_dump_contents() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SledStore::open(dir.path(), StoreConfig::default()).expect("open");
+        let mut batch = WriteBatch::new();
+        batch.put(Tree::Keys, b"k".to_vec(), b"secret-value".to_vec());
+        store.apply(batch).expect("apply");
+        let debug = format!("{store:?}");
+        assert!(debug.starts_with("SledStore { dir: "), "{debug}");
+        assert!(!debug.contains("Tree"), "{debug}");
+    }
+}
