@@ -23,6 +23,35 @@ pub enum Command {
     Init(InitArgs),
     /// Print this platform's identity card again.
     Id(DataDirArgs),
+    /// Run the node: replicate the federations it has joined and serve the local API.
+    ///
+    /// Logs go to stderr (filter with RUST_LOG, default `info`). The API URL is written to
+    /// `DIR/api.addr` and its bearer token is in `DIR/api.token`. Stops cleanly on SIGINT
+    /// and SIGTERM.
+    Run(RunArgs),
+}
+
+/// Arguments of `fednode run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    /// The data directory (made by `fednode init`).
+    pub dir: DataDirArgs,
+    /// Where to listen for peers; repeat for several. Port 0 lets the OS choose.
+    #[arg(long, value_name = "MULTIADDR", default_values_t = [
+        "/ip4/0.0.0.0/tcp/4001".to_string(),
+        "/ip4/0.0.0.0/udp/4001/quic-v1".to_string(),
+    ])]
+    pub listen: Vec<String>,
+    /// The local API's address; loopback only. Port 0 lets the OS choose.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7700")]
+    pub api: String,
+    /// A peer to dial at start, as a multiaddr ending in /p2p/<platform id>; repeat for several.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub bootstrap: Vec<String>,
+    /// Seconds between two anti-entropy rounds with every connected member.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub sync_interval: u64,
 }
 
 /// Where the node keeps its state.
@@ -79,6 +108,17 @@ mod tests {
             panic!("expected init");
         };
         assert_eq!(args.addresses.len(), 2);
+    }
+
+    #[test]
+    fn run_has_defaults_for_everything_but_the_data_dir() {
+        let cli = Cli::try_parse_from(["fednode", "run", "--data-dir", "d"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("expected run");
+        };
+        assert_eq!(args.api, "127.0.0.1:7700");
+        assert_eq!(args.listen.len(), 2);
+        assert!(args.bootstrap.is_empty());
     }
 
     #[test]

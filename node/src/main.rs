@@ -6,9 +6,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use anyhow::Context;
+use fednode::engine::EngineConfig;
 use fednode::identity::{card_json, InitOptions, PlatformIdentity, CARD_FILE};
+use fednode::run::RunOptions;
+use fednode::store::StoreConfig;
+use tokio_util::sync::CancellationToken;
 
-use args::{Cli, Command};
+use args::{Cli, Command, RunArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -45,8 +50,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let identity = PlatformIdentity::load(&args.data_dir)?;
             print_stdout(&card_json(&identity.card))?;
         }
+        Command::Run(args) => run_node(args)?,
     }
     Ok(())
+}
+
+fn run_node(args: RunArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let parse_addrs = |flag: &str, list: &[String]| -> anyhow::Result<Vec<libp2p::Multiaddr>> {
+        list.iter()
+            .map(|a| {
+                a.parse()
+                    .with_context(|| format!("{flag} `{a}` is not a multiaddr"))
+            })
+            .collect()
+    };
+    let options = RunOptions {
+        data_dir: args.dir.data_dir,
+        listen: parse_addrs("--listen", &args.listen)?,
+        api: args
+            .api
+            .parse()
+            .with_context(|| format!("--api `{}` is not an address like 127.0.0.1:7700", args.api))?,
+        bootstrap: parse_addrs("--bootstrap", &args.bootstrap)?,
+        store: StoreConfig::default(),
+        engine: EngineConfig {
+            anti_entropy_interval: std::time::Duration::from_secs(args.sync_interval.max(1)),
+            ..EngineConfig::default()
+        },
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(fednode::run::run(options, CancellationToken::new()))
 }
 
 /// Prints to stdout; a closed pipe (`fednode id | head`) is not an error.

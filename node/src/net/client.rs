@@ -164,6 +164,11 @@ pub enum NetCommand {
         /// The answer.
         response: SyncResponse,
     },
+    /// The addresses we listen on.
+    ListenAddrs {
+        /// The answer.
+        reply: oneshot::Sender<Vec<Multiaddr>>,
+    },
     /// The peers connected now.
     ConnectedPeers {
         /// The answer.
@@ -299,6 +304,15 @@ impl NetClient {
             .sender
             .send(NetCommand::Respond { channel, response })
             .await?)
+    }
+
+    /// The addresses we listen on.
+    ///
+    /// # Errors
+    ///
+    /// [`NetError::Shutdown`] if the loop has stopped.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        self.ask(|reply| NetCommand::ListenAddrs { reply }).await
     }
 
     /// The peers connected now.

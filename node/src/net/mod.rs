@@ -234,6 +234,9 @@ impl EventLoop {
                     debug!("response not sent: the requester has gone");
                 }
             }
+            NetCommand::ListenAddrs { reply } => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
             NetCommand::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }

@@ -52,6 +52,40 @@ pub enum SyncResponse {
     },
 }
 
+/// A gossip message: small announcements that tell members what to fetch. Gossip is lossy;
+/// anti-entropy repairs whatever an announcement missed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Announcement {
+    /// "My chain of this federation is at this record."
+    ChainHead {
+        /// The federation.
+        federation: FederationId,
+        /// The head's seq.
+        seq: u64,
+        /// The head's hash.
+        head: fed_crdt::ids::RecordHash,
+    },
+}
+
+impl Announcement {
+    /// The wire form (JSON: announcements are tiny and readable in captures).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses an announcement, refusing anything over [`MAX_GOSSIP_BYTES`].
+    ///
+    /// # Errors
+    ///
+    /// A message naming why the bytes are not an announcement.
+    pub fn from_bytes(data: &[u8]) -> Result<Announcement, String> {
+        if data.len() > MAX_GOSSIP_BYTES {
+            return Err(format!("{} bytes, over {MAX_GOSSIP_BYTES}", data.len()));
+        }
+        serde_json::from_slice(data).map_err(|e| e.to_string())
+    }
+}
+
 /// The gossip topic of a federation.
 ///
 /// The topic name is a one-way hash of the federation id, not the id itself: gossipsub

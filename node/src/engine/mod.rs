@@ -1,0 +1,566 @@
+//! The engine: turns network events and API commands into verified state.
+//!
+//! One task owns the federations' chains (and later the documents); the API and the
+//! network talk to it through an [`EngineHandle`], like the network's `NetClient`. Chain
+//! records reach it from operators (join, publish), from gossip announcements (fetch what
+//! a member says it has) and from anti-entropy (ask every connected member, on connect and
+//! on a timer); whatever the path, they go through the same checks and are stored before
+//! they count.
+
+pub mod federations;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fed_crdt::chain::file::ChainFile;
+use fed_crdt::ids::{FederationId, PlatformId};
+use fed_crdt::Timestamp;
+use libp2p::gossipsub::MessageAcceptance;
+use libp2p::{Multiaddr, PeerId};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::net::protocol::{Announcement, SyncRequest, SyncResponse};
+use crate::net::{NetClient, NetError, NetEvent};
+use crate::store::{Store, StoreError};
+use federations::{FederationSummary, Federations, ReceiveOutcome};
+
+/// Most chain records sent in one sync response.
+pub const MAX_RECORDS_PER_RESPONSE: usize = 256;
+/// How often every federation is reconciled with every connected member.
+pub const DEFAULT_ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why the engine refused a command.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The engine has stopped.
+    #[error("the node is shutting down")]
+    Shutdown,
+    /// A chain file that does not verify.
+    #[error("invalid chain: {0}")]
+    InvalidChain(String),
+    /// Joining a federation this platform is not a member of.
+    #[error("platform {platform} is not an active member of federation {federation}; ask its administrator to admit this node's identity card")]
+    NotAMember {
+        /// This platform.
+        platform: PlatformId,
+        /// The federation.
+        federation: FederationId,
+    },
+    /// A federation this node does not belong to.
+    #[error("this node is not in federation {0}")]
+    UnknownFederation(FederationId),
+    /// Storage failed; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<T> From<mpsc::error::SendError<T>> for EngineError {
+    fn from(_: mpsc::error::SendError<T>) -> Self {
+        EngineError::Shutdown
+    }
+}
+
+impl From<oneshot::error::RecvError> for EngineError {
+    fn from(_: oneshot::error::RecvError) -> Self {
+        EngineError::Shutdown
+    }
+}
+
+/// The node's state as the status endpoint shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeStatus {
+    /// This platform.
+    pub platform_id: PlatformId,
+    /// Federations and their chain heads.
+    pub federations: Vec<FederationSummary>,
+    /// Peers connected now.
+    pub peers: Vec<String>,
+}
+
+/// Commands to the engine; each carries its `reply`.
+#[derive(Debug)]
+pub enum EngineCommand {
+    /// Join a federation (or merge its records) from a chain file.
+    Join {
+        /// The chain file.
+        file: Box<ChainFile>,
+        /// The federation and what happened.
+        reply: oneshot::Sender<Result<(FederationId, ReceiveOutcome), EngineError>>,
+    },
+    /// Newer records of a federation we are in, to verify, store and spread.
+    Publish {
+        /// The chain file holding them.
+        file: Box<ChainFile>,
+        /// What happened.
+        reply: oneshot::Sender<Result<(FederationId, ReceiveOutcome), EngineError>>,
+    },
+    /// The node's status.
+    Status {
+        /// The answer.
+        reply: oneshot::Sender<NodeStatus>,
+    },
+    /// A federation's chain as a chain file.
+    Chain {
+        /// The federation.
+        federation: FederationId,
+        /// The answer.
+        reply: oneshot::Sender<Result<ChainFile, EngineError>>,
+    },
+}
+
+/// A cloneable handle to the engine.
+#[derive(Clone, Debug)]
+pub struct EngineHandle {
+    sender: mpsc::Sender<EngineCommand>,
+}
+
+impl EngineHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> EngineCommand,
+    ) -> Result<T, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send(make(reply)).await?;
+        Ok(answer.await?)
+    }
+
+    /// Joins a federation from its chain file.
+    ///
+    /// # Errors
+    ///
+    /// See [`EngineError`].
+    pub async fn join(
+        &self,
+        file: ChainFile,
+    ) -> Result<(FederationId, ReceiveOutcome), EngineError> {
+        self.ask(|reply| EngineCommand::Join {
+            file: Box::new(file),
+            reply,
+        })
+        .await?
+    }
+
+    /// Publishes newer records of a federation we are in.
+    ///
+    /// # Errors
+    ///
+    /// See [`EngineError`].
+    pub async fn publish(
+        &self,
+        file: ChainFile,
+    ) -> Result<(FederationId, ReceiveOutcome), EngineError> {
+        self.ask(|reply| EngineCommand::Publish {
+            file: Box::new(file),
+            reply,
+        })
+        .await?
+    }
+
+    /// The node's status.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Shutdown`] if the engine has stopped.
+    pub async fn status(&self) -> Result<NodeStatus, EngineError> {
+        self.ask(|reply| EngineCommand::Status { reply }).await
+    }
+
+    /// A federation's chain.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::UnknownFederation`] if the node is not in it.
+    pub async fn chain(&self, federation: FederationId) -> Result<ChainFile, EngineError> {
+        self.ask(|reply| EngineCommand::Chain { federation, reply })
+            .await?
+    }
+}
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// How often to reconcile with every connected member.
+    pub anti_entropy_interval: Duration,
+    /// Peers to dial at start (multiaddrs ending in `/p2p/<peer id>`).
+    pub bootstrap: Vec<Multiaddr>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            anti_entropy_interval: DEFAULT_ANTI_ENTROPY_INTERVAL,
+            bootstrap: Vec::new(),
+        }
+    }
+}
+
+/// The engine task's state.
+pub struct Engine {
+    federations: Federations,
+    /// Addresses given with `--bootstrap`, by peer; dialled whenever that peer is allowed
+    /// and not connected (identity cards supply the others).
+    bootstrap: HashMap<PeerId, Vec<Multiaddr>>,
+    net: NetClient,
+    config: EngineConfig,
+    commands: mpsc::Receiver<EngineCommand>,
+    /// Answers of chain fetches, which run as tasks so that the engine keeps serving
+    /// (two engines fetching from each other must not wait on each other).
+    fetched: mpsc::Receiver<Fetched>,
+    fetched_sender: mpsc::Sender<Fetched>,
+    /// Fetches under way, so that announcements and timers do not pile them up.
+    in_flight: HashSet<(PeerId, FederationId)>,
+}
+
+/// The answer of one chain fetch.
+struct Fetched {
+    peer: PeerId,
+    federation: FederationId,
+    response: Result<SyncResponse, NetError>,
+}
+
+/// Builds the engine over the stored state; spawn [`Engine::run`].
+///
+/// # Errors
+///
+/// [`EngineError::Store`] if the stored chains cannot be read.
+pub fn new(
+    me: PlatformId,
+    store: Arc<dyn Store>,
+    net: NetClient,
+    config: EngineConfig,
+) -> Result<(EngineHandle, Engine), EngineError> {
+    let federations = Federations::load(me, store)?;
+    let mut bootstrap: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+    for address in &config.bootstrap {
+        match address.iter().find_map(|p| match p {
+            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+            _ => None,
+        }) {
+            Some(peer) => bootstrap.entry(peer).or_default().push(address.clone()),
+            None => warn!(%address, "bootstrap address has no /p2p/<peer id>; skipped"),
+        }
+    }
+    let (sender, commands) = mpsc::channel(256);
+    let (fetched_sender, fetched) = mpsc::channel(256);
+    Ok((
+        EngineHandle { sender },
+        Engine {
+            federations,
+            bootstrap,
+            net,
+            config,
+            commands,
+            fetched,
+            fetched_sender,
+            in_flight: HashSet::new(),
+        },
+    ))
+}
+
+/// Whole seconds since the epoch, for membership checks.
+fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
+impl Engine {
+    /// Runs until shutdown or until every handle and the network are gone.
+    pub async fn run(mut self, mut events: mpsc::Receiver<NetEvent>, shutdown: CancellationToken) {
+        self.refresh_peers().await;
+        for federation in self.federation_ids() {
+            let _ = self.net.join(federation).await;
+        }
+        let mut timer = tokio::time::interval(self.config.anti_entropy_interval);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                command = self.commands.recv() => match command {
+                    Some(c) => self.handle_command(c).await,
+                    None => break,
+                },
+                Some(done) = self.fetched.recv() => self.handle_fetched(done).await,
+                event = events.recv() => match event {
+                    Some(e) => self.handle_event(e).await,
+                    None => break,
+                },
+                _ = timer.tick() => {
+                    self.refresh_peers().await;
+                    self.anti_entropy_all().await;
+                }
+            }
+        }
+        info!("engine stopped");
+    }
+
+    fn federation_ids(&self) -> Vec<FederationId> {
+        self.federations.iter().map(|(f, _)| *f).collect()
+    }
+
+    async fn handle_command(&mut self, command: EngineCommand) {
+        match command {
+            EngineCommand::Join { file, reply } => {
+                let result = self.federations.join(&file, now());
+                if let Ok((federation, outcome)) = &result {
+                    let _ = self.net.join(*federation).await;
+                    self.after_chain_change(federation, outcome).await;
+                }
+                let _ = reply.send(result);
+            }
+            EngineCommand::Publish { file, reply } => {
+                let result = match file.verify() {
+                    Err(e) => Err(EngineError::InvalidChain(e.to_string())),
+                    Ok(v) => {
+                        let federation = v.chain.federation();
+                        self.federations
+                            .receive(&federation, v.chain.records().to_vec())
+                            .map(|o| (federation, o))
+                    }
+                };
+                if let Ok((federation, outcome)) = &result {
+                    self.after_chain_change(federation, outcome).await;
+                }
+                let _ = reply.send(result);
+            }
+            EngineCommand::Status { reply } => {
+                let peers = self
+                    .net
+                    .connected_peers()
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| p.to_string())
+                    .collect();
+                let _ = reply.send(NodeStatus {
+                    platform_id: self.me(),
+                    federations: self.federations.summaries(now()),
+                    peers,
+                });
+            }
+            EngineCommand::Chain { federation, reply } => {
+                let result = self
+                    .federations
+                    .get(&federation)
+                    .map(|c| ChainFile::new(c, None))
+                    .ok_or(EngineError::UnknownFederation(federation));
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn me(&self) -> PlatformId {
+        self.federations.me()
+    }
+
+    /// After records were appended: update who may connect, announce the new head.
+    async fn after_chain_change(&mut self, federation: &FederationId, outcome: &ReceiveOutcome) {
+        if outcome.appended == 0 {
+            return;
+        }
+        self.refresh_peers().await;
+        if let Some(chain) = self.federations.get(federation) {
+            let announcement = Announcement::ChainHead {
+                federation: *federation,
+                seq: chain.state().seq,
+                head: chain.head(),
+            };
+            if let Err(e) = self.net.publish(*federation, announcement.to_bytes()).await {
+                // Nobody subscribed yet: anti-entropy will carry it.
+                debug!(fed = %federation.fmt_short(), error = %e, "announcement not sent");
+            }
+        }
+    }
+
+    /// Allows exactly the active members of our federations, and dials the ones with
+    /// known addresses that are not connected.
+    async fn refresh_peers(&mut self) {
+        let now = now();
+        let allowed = self.federations.allowed_peers(now);
+        if let Err(e) = self.net.set_allowed_peers(allowed.clone()).await {
+            warn!(error = %e, "cannot update allowed peers");
+            return;
+        }
+        let connected = self.net.connected_peers().await.unwrap_or_default();
+        let mut targets: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+        for (peer, addresses) in self.federations.member_addresses(now) {
+            let parsed = addresses.iter().filter_map(|a| a.parse::<Multiaddr>().ok());
+            targets.entry(peer).or_default().extend(parsed);
+        }
+        for (peer, addresses) in &self.bootstrap {
+            if allowed.contains(peer) {
+                targets.entry(*peer).or_default().extend(addresses.iter().cloned());
+            }
+        }
+        for (peer, addresses) in targets {
+            if connected.contains(&peer) {
+                continue;
+            }
+            for address in addresses {
+                let net = self.net.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = net.dial(peer, address).await {
+                        debug!(peer = %peer, error = %e, "dial failed");
+                    }
+                });
+            }
+        }
+    }
+
+    async fn handle_event(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::PeerConnected(peer) => {
+                for federation in self.federations.shared_with(&peer, now()) {
+                    self.fetch_chain(peer, federation).await;
+                }
+            }
+            NetEvent::PeerDisconnected(_) => {}
+            NetEvent::Gossip {
+                source,
+                message_id,
+                data,
+                ..
+            } => {
+                let verdict = match Announcement::from_bytes(&data) {
+                    Err(e) => {
+                        debug!(peer = %source, error = %e, "malformed announcement");
+                        MessageAcceptance::Reject
+                    }
+                    Ok(Announcement::ChainHead {
+                        federation, seq, ..
+                    }) => {
+                        if !self.federations.is_member(&federation, &source, now()) {
+                            MessageAcceptance::Reject
+                        } else {
+                            let ours = self
+                                .federations
+                                .get(&federation)
+                                .map_or(0, |c| c.state().seq);
+                            if seq > ours {
+                                self.fetch_chain(source, federation).await;
+                            }
+                            MessageAcceptance::Accept
+                        }
+                    }
+                };
+                let _ = self.net.report_gossip(message_id, source, verdict).await;
+            }
+            NetEvent::Request {
+                peer,
+                request,
+                channel,
+            } => {
+                let response = self.answer(&peer, request);
+                let _ = self.net.respond(channel, response).await;
+            }
+        }
+    }
+
+    fn answer(&self, peer: &PeerId, request: SyncRequest) -> SyncResponse {
+        match request {
+            SyncRequest::Chain {
+                federation,
+                after_seq,
+            } => {
+                // The same answer whether we do not know the federation or the peer is
+                // not in it: a non-member learns nothing.
+                let Some(chain) = self
+                    .federations
+                    .get(&federation)
+                    .filter(|_| self.federations.is_member(&federation, peer, now()))
+                else {
+                    return SyncResponse::Refused {
+                        reason: "not a shared federation".into(),
+                    };
+                };
+                let start = usize::try_from(after_seq.saturating_add(1)).unwrap_or(usize::MAX);
+                let records = chain
+                    .records()
+                    .iter()
+                    .skip(start)
+                    .take(MAX_RECORDS_PER_RESPONSE)
+                    .cloned()
+                    .collect();
+                SyncResponse::Chain { records }
+            }
+        }
+    }
+
+    /// Asks `peer` for the records of `federation` after our head, in a task; the answer
+    /// comes back through `fetched`.
+    async fn fetch_chain(&mut self, peer: PeerId, federation: FederationId) {
+        if !self.in_flight.insert((peer, federation)) {
+            return;
+        }
+        let after_seq = self
+            .federations
+            .get(&federation)
+            .map_or(0, |c| c.state().seq);
+        let request = SyncRequest::Chain {
+            federation,
+            after_seq,
+        };
+        let net = self.net.clone();
+        let done = self.fetched_sender.clone();
+        tokio::spawn(async move {
+            let response = net.request(peer, request).await;
+            let _ = done
+                .send(Fetched {
+                    peer,
+                    federation,
+                    response,
+                })
+                .await;
+        });
+    }
+
+    async fn handle_fetched(&mut self, done: Fetched) {
+        let Fetched {
+            peer,
+            federation,
+            response,
+        } = done;
+        self.in_flight.remove(&(peer, federation));
+        let records = match response {
+            Ok(SyncResponse::Chain { records }) => records,
+            Ok(SyncResponse::Refused { reason }) => {
+                debug!(peer = %peer, fed = %federation.fmt_short(), %reason, "chain sync refused");
+                return;
+            }
+            Err(e) => {
+                debug!(peer = %peer, error = %e, "chain sync failed");
+                return;
+            }
+        };
+        if records.is_empty() {
+            return;
+        }
+        let full = records.len() >= MAX_RECORDS_PER_RESPONSE;
+        match self.federations.receive(&federation, records) {
+            Ok(outcome) => {
+                self.after_chain_change(&federation, &outcome).await;
+                if full && outcome.appended > 0 && outcome.refused.is_none() {
+                    // More may follow: ask again from the new head.
+                    self.fetch_chain(peer, federation).await;
+                }
+            }
+            Err(e) => warn!(fed = %federation.fmt_short(), error = %e, "cannot store chain records"),
+        }
+    }
+
+    async fn anti_entropy_all(&mut self) {
+        let peers = self.net.connected_peers().await.unwrap_or_default();
+        for peer in peers {
+            for federation in self.federations.shared_with(&peer, now()) {
+                self.fetch_chain(peer, federation).await;
+            }
+        }
+    }
+}
