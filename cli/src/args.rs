@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 refused (an invalid chain or a record the chain rules refuse); 2 usage, file or key error.";
+const EXIT_CODES: &str = "Operator commands (status, peers, federation join|list, membership publish) talk to a running fednode: give --data-dir DIR (its API address and token are read from there) or --api URL --token-file FILE.\n\nExit codes: 0 success; 1 refused (an invalid chain, a record the chain rules refuse, a request the node refuses); 2 usage, file, key or connection error.";
 
 /// Administrator and operator commands for federation nodes.
 ///
@@ -17,6 +17,15 @@ pub struct Cli {
     /// Print one JSON object on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Operator commands: the node's data directory, where its API address and token are.
+    #[arg(long, global = true, value_name = "DIR", env = "FEDNODE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Operator commands: the node's API URL, for a node whose data directory is elsewhere.
+    #[arg(long, global = true, value_name = "URL", env = "FEDCTL_API")]
+    pub api: Option<String>,
+    /// Operator commands: a file holding the API's bearer token (with --api).
+    #[arg(long, global = true, value_name = "FILE", env = "FEDCTL_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -37,6 +46,10 @@ pub enum Command {
     /// Reference data: regulatory frameworks, entity types, entities.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// The node's status: platform id, federations and chain heads, peers (node API).
+    Status,
+    /// Peers connected to the node (node API).
+    Peers,
 }
 
 /// `fedctl key ...`
@@ -69,6 +82,10 @@ pub struct KeyPublicArgs {
 pub enum FederationCommand {
     /// Create a new federation: write its chain file with a signed genesis record.
     New(FederationNewArgs),
+    /// Make the node join a federation, from the chain file the administrator sent (node API).
+    Join(ChainArgs),
+    /// The federations the node belongs to (node API).
+    List,
 }
 
 /// Arguments of `fedctl federation new`.
@@ -127,6 +144,9 @@ pub enum MembershipCommand {
     Show(ShowArgs),
     /// Check every record; exit 0 when the whole chain is valid.
     Verify(ChainArgs),
+    /// Hand newer records to the node, which verifies them and spreads them to every
+    /// member (node API).
+    Publish(ChainArgs),
 }
 
 /// Arguments of `fedctl membership add`.

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 refused by the chain's rules; 2 usage, file or key error.
 
+mod api_client;
 mod args;
 mod chainfile;
 mod cmd;
@@ -42,7 +43,19 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<Report> {
     use cmd::*;
+    let api = || {
+        api_client::ApiClient::resolve(
+            cli.data_dir.as_deref(),
+            cli.api.as_deref(),
+            cli.token_file.as_deref(),
+        )
+    };
     match &cli.command {
+        Command::Status => node::status(&api()?),
+        Command::Peers => node::peers(&api()?),
+        Command::Federation(FederationCommand::Join(a)) => node::join(&api()?, a),
+        Command::Federation(FederationCommand::List) => node::list(&api()?),
+
         Command::Key(KeyCommand::New(a)) => key::new(a),
         Command::Key(KeyCommand::Public(a)) => key::public(a),
         Command::Federation(FederationCommand::New(a)) => federation::new(a),
@@ -54,6 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<Report> {
             MembershipCommand::Cosign(a) => membership::cosign(a),
             MembershipCommand::Show(a) => show::show(a),
             MembershipCommand::Verify(a) => show::verify(a),
+            MembershipCommand::Publish(a) => node::publish(&api()?, a),
         },
         Command::Catalog(c) => match c {
             CatalogCommand::AddFramework(a) => catalog::add_framework(a),

@@ -9,10 +9,10 @@
 //! - [`run`]: `fednode run`, wiring everything and shutting down in order.
 //! - [`store`]: storage behind a small trait, sled on disk; acknowledged writes are flushed.
 
-pub mod identity;
 pub mod api;
 pub mod engine;
 pub mod fsutil;
+pub mod identity;
 pub mod keyfile;
 pub mod net;
 pub mod run;

@@ -5,8 +5,8 @@ mod args;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 use anyhow::Context;
+use clap::Parser;
 use fednode::engine::EngineConfig;
 use fednode::identity::{card_json, InitOptions, PlatformIdentity, CARD_FILE};
 use fednode::run::RunOptions;
@@ -74,10 +74,9 @@ fn run_node(args: RunArgs) -> anyhow::Result<()> {
     let options = RunOptions {
         data_dir: args.dir.data_dir,
         listen: parse_addrs("--listen", &args.listen)?,
-        api: args
-            .api
-            .parse()
-            .with_context(|| format!("--api `{}` is not an address like 127.0.0.1:7700", args.api))?,
+        api: args.api.parse().with_context(|| {
+            format!("--api `{}` is not an address like 127.0.0.1:7700", args.api)
+        })?,
         bootstrap: parse_addrs("--bootstrap", &args.bootstrap)?,
         store: StoreConfig::default(),
         engine: EngineConfig {

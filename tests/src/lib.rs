@@ -89,3 +89,216 @@ pub fn run(name: &str, dir: &Path, args: &[&str]) -> Run {
         .unwrap_or_else(|e| panic!("cannot run {name}: {e}"))
         .into()
 }
+
+/// A running `fednode` process with its data directory; killed when dropped.
+pub struct TestNode {
+    /// The data directory.
+    pub dir: PathBuf,
+    /// The platform id (libp2p PeerId).
+    pub platform_id: String,
+    /// The API base URL.
+    pub api: String,
+    /// The API token.
+    pub token: String,
+    /// The first listen address, with `/p2p/<id>` appended, for `--bootstrap`.
+    pub bootstrap: String,
+    child: Option<std::process::Child>,
+}
+
+impl TestNode {
+    /// Initialises a node named `name` under `root` (no process started yet).
+    pub fn init(root: &Path, name: &str) -> PathBuf {
+        let out = run(
+            "fednode",
+            root,
+            &["init", "--data-dir", name, "--name", name],
+        );
+        assert_eq!(out.code, 0, "init {name}: {}", out.stderr);
+        root.join(name)
+    }
+
+    /// Starts `fednode run` on an initialised directory, on loopback with OS-chosen
+    /// ports, and waits until its API answers.
+    pub fn start(dir: &Path, bootstrap: &[&str]) -> TestNode {
+        let _ = std::fs::remove_file(dir.join("api.addr"));
+        let mut args: Vec<String> = [
+            "run",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+            "--sync-interval",
+            "1",
+            "--data-dir",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(dir.display().to_string());
+        for b in bootstrap {
+            args.push("--bootstrap".into());
+            args.push(b.to_string());
+        }
+        let log = std::fs::File::create(dir.with_extension("log")).expect("log file");
+        let child = Command::new(bin("fednode"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn fednode");
+        let addr_file = dir.join("api.addr");
+        wait_until("the node writes api.addr", || addr_file.exists());
+        let api = std::fs::read_to_string(&addr_file)
+            .expect("api.addr")
+            .trim()
+            .to_string();
+        let token = std::fs::read_to_string(dir.join("api.token"))
+            .expect("api.token")
+            .trim()
+            .to_string();
+        let mut node = TestNode {
+            dir: dir.to_path_buf(),
+            platform_id: String::new(),
+            api,
+            token,
+            bootstrap: String::new(),
+            child: Some(child),
+        };
+        let status = node.get("/v1/status");
+        node.platform_id = status["platform_id"]
+            .as_str()
+            .expect("platform_id")
+            .to_string();
+        let listen = status["listen"][0]
+            .as_str()
+            .expect("a listen address")
+            .to_string();
+        node.bootstrap = format!("{listen}/p2p/{}", node.platform_id);
+        node
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: bool,
+    ) -> (u16, serde_json::Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.api);
+        let auth = format!("Bearer {}", self.token);
+        let response = match (method, body) {
+            ("GET", _) => {
+                let r = agent.get(&url);
+                if token {
+                    r.header("Authorization", &auth).call()
+                } else {
+                    r.call()
+                }
+            }
+            (_, b) => {
+                let r = agent.post(&url).content_type("application/json");
+                let r = if token {
+                    r.header("Authorization", &auth)
+                } else {
+                    r
+                };
+                r.send(b.unwrap_or(""))
+            }
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = response.status().as_u16();
+        let value = response
+            .body_mut()
+            .read_json()
+            .unwrap_or(serde_json::Value::Null);
+        (status, value)
+    }
+
+    /// `GET path` with the token; panics unless 200.
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        let (status, value) = self.request("GET", path, None, true);
+        assert_eq!(status, 200, "GET {path}: {value}");
+        value
+    }
+
+    /// A request with full control, returning (status, body).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: bool,
+    ) -> (u16, serde_json::Value) {
+        self.request(method, path, body, token)
+    }
+
+    /// Runs `fedctl --data-dir <this node> args...`.
+    pub fn fedctl(&self, cwd: &Path, args: &[&str]) -> Run {
+        let dir = self.dir.display().to_string();
+        let mut all = vec!["--data-dir", dir.as_str()];
+        all.extend_from_slice(args);
+        run("fedctl", cwd, &all)
+    }
+
+    /// The chain head seq of a federation as this node sees it (None if not joined).
+    pub fn head_seq(&self, federation: &str) -> Option<u64> {
+        let list = self.get("/v1/federations");
+        list.as_array()?
+            .iter()
+            .find(|f| f["federation"] == federation)
+            .and_then(|f| f["head_seq"].as_u64())
+    }
+
+    /// The peers connected now.
+    pub fn peers(&self) -> Vec<String> {
+        self.get("/v1/peers")
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the process with SIGTERM and waits for a clean exit.
+    pub fn stop(&mut self) -> i32 {
+        let Some(mut child) = self.child.take() else {
+            return -1;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1)
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Polls `condition` every 50 ms for up to 30 s; panics naming `what` on timeout.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("timed out waiting until {what}");
+}

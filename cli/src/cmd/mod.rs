@@ -5,4 +5,5 @@ pub mod federation;
 pub mod issue;
 pub mod key;
 pub mod membership;
+pub mod node;
 pub mod show;

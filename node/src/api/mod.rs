@@ -29,12 +29,28 @@ pub const MAX_API_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Every route: (method, path, summary), for the OpenAPI document. A test calls each one
 /// on a running router, so a route listed here without a handler fails the build.
 pub const ROUTES: &[(&str, &str, &str)] = &[
-    ("get", "/v1/status", "Node status: platform id, federations and chain heads, peers, listen addresses"),
+    (
+        "get",
+        "/v1/status",
+        "Node status: platform id, federations and chain heads, peers, listen addresses",
+    ),
     ("get", "/v1/peers", "Peers connected now"),
     ("get", "/v1/federations", "Federations this node belongs to"),
-    ("post", "/v1/federations", "Join a federation: the body is its chain file"),
-    ("get", "/v1/federations/{id}/chain", "A federation's membership chain, as a chain file"),
-    ("post", "/v1/federations/{id}/records", "Publish newer chain records: the body is a chain file holding them"),
+    (
+        "post",
+        "/v1/federations",
+        "Join a federation: the body is its chain file",
+    ),
+    (
+        "get",
+        "/v1/federations/{id}/chain",
+        "A federation's membership chain, as a chain file",
+    ),
+    (
+        "post",
+        "/v1/federations/{id}/records",
+        "Publish newer chain records: the body is a chain file holding them",
+    ),
 ];
 
 /// What the handlers share.
@@ -81,15 +97,15 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/status", get(routes::status))
         .route("/v1/peers", get(routes::peers))
-        .route("/v1/federations", get(routes::federations).post(routes::join))
+        .route(
+            "/v1/federations",
+            get(routes::federations).post(routes::join),
+        )
         .route("/v1/federations/{id}/chain", get(routes::chain))
         .route("/v1/federations/{id}/records", post(routes::publish));
     Router::new()
         .route("/openapi.json", get(openapi::document))
-        .merge(protected.route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_token,
-        )))
+        .merge(protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token)))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES))
         .with_state(state)

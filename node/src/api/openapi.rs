@@ -26,9 +26,7 @@ pub fn build() -> Value {
         if *method == "post" {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChainFile"}}}});
         }
-        let entry = paths
-            .entry(path.to_string())
-            .or_insert_with(|| json!({}));
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = op;
     }
     json!({
@@ -53,7 +51,10 @@ mod tests {
     fn every_route_is_documented() {
         let doc = build();
         for (method, path, _) in ROUTES {
-            assert!(doc["paths"][*path][*method].is_object(), "{method} {path} missing");
+            assert!(
+                doc["paths"][*path][*method].is_object(),
+                "{method} {path} missing"
+            );
         }
     }
 }

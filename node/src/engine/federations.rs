@@ -220,9 +220,9 @@ impl Federations {
 
     /// Whether `peer` is an active member of `federation`.
     pub fn is_member(&self, federation: &FederationId, peer: &PeerId, now: Timestamp) -> bool {
-        self.chains.get(federation).is_some_and(|c| {
-            platform_id(peer).is_some_and(|p| c.state().is_member(&p, now))
-        })
+        self.chains
+            .get(federation)
+            .is_some_and(|c| platform_id(peer).is_some_and(|p| c.state().is_member(&p, now)))
     }
 
     /// The federations `peer` shares with us.

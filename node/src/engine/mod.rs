@@ -396,7 +396,10 @@ impl Engine {
         }
         for (peer, addresses) in &self.bootstrap {
             if allowed.contains(peer) {
-                targets.entry(*peer).or_default().extend(addresses.iter().cloned());
+                targets
+                    .entry(*peer)
+                    .or_default()
+                    .extend(addresses.iter().cloned());
             }
         }
         for (peer, addresses) in targets {
@@ -551,7 +554,9 @@ impl Engine {
                     self.fetch_chain(peer, federation).await;
                 }
             }
-            Err(e) => warn!(fed = %federation.fmt_short(), error = %e, "cannot store chain records"),
+            Err(e) => {
+                warn!(fed = %federation.fmt_short(), error = %e, "cannot store chain records")
+            }
         }
     }
 

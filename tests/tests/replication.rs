@@ -1,0 +1,343 @@
+//! Several real nodes on loopback: membership chains replicate to every member, reach a
+//! member that joins late, stop at the federation's edge, and survive kill -9.
+
+use std::path::Path;
+
+use fed_e2e::{run, wait_until, TestNode};
+
+/// The administrator's side: a key and a chain file in `root`.
+struct Admin<'a> {
+    root: &'a Path,
+    chain: String,
+}
+
+impl<'a> Admin<'a> {
+    fn new(root: &'a Path, chain: &str) -> Admin<'a> {
+        if !root.join("admin.key").exists() {
+            let key = run("fedctl", root, &["key", "new", "--out", "admin.key"]);
+            assert_eq!(key.code, 0, "{}", key.stderr);
+        }
+        let fed = run(
+            "fedctl",
+            root,
+            &[
+                "federation",
+                "new",
+                "--name",
+                chain,
+                "--admin-key",
+                "admin.key",
+                "--out",
+                chain,
+            ],
+        );
+        assert_eq!(fed.code, 0, "{}", fed.stderr);
+        Admin {
+            root,
+            chain: chain.to_string(),
+        }
+    }
+
+    fn sign(&self, args: &[&str]) {
+        let mut all = args.to_vec();
+        all.extend(["--chain", &self.chain, "--admin-key", "admin.key"]);
+        let out = run("fedctl", self.root, &all);
+        assert_eq!(out.code, 0, "fedctl {args:?}: {}", out.stderr);
+    }
+
+    fn admit(&self, dir: &Path) {
+        let card = dir.join("identity.card.json").display().to_string();
+        self.sign(&["membership", "add", "--card", &card]);
+    }
+
+    fn federation(&self) -> String {
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.root.join(&self.chain)).expect("chain"),
+        )
+        .expect("json");
+        v["federation"].as_str().expect("federation").to_string()
+    }
+
+    fn head(&self) -> u64 {
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.root.join(&self.chain)).expect("chain"),
+        )
+        .expect("json");
+        v["records"].as_array().map_or(0, |r| r.len() as u64 - 1)
+    }
+
+    fn join(&self, node: &TestNode) {
+        let out = node.fedctl(self.root, &["federation", "join", "--chain", &self.chain]);
+        assert_eq!(out.code, 0, "join: {}", out.stderr);
+    }
+
+    fn publish(&self, node: &TestNode) {
+        let out = node.fedctl(
+            self.root,
+            &["membership", "publish", "--chain", &self.chain],
+        );
+        assert_eq!(out.code, 0, "publish: {}", out.stderr);
+    }
+}
+
+fn converge(nodes: &[&TestNode], federation: &str, seq: u64) {
+    for node in nodes {
+        wait_until(&format!("{} reaches seq {seq}", node.platform_id), || {
+            node.head_seq(federation) == Some(seq)
+        });
+    }
+}
+
+#[test]
+fn members_converge_and_a_late_member_catches_up() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dirs: Vec<_> = ["n1", "n2", "n3"]
+        .iter()
+        .map(|n| TestNode::init(root, n))
+        .collect();
+    let admin = Admin::new(root, "chain.json");
+    for d in &dirs {
+        admin.admit(d);
+    }
+    let n1 = TestNode::start(&dirs[0], &[]);
+    let n2 = TestNode::start(&dirs[1], &[&n1.bootstrap]);
+    let n3 = TestNode::start(&dirs[2], &[&n1.bootstrap, &n2.bootstrap]);
+    let federation = admin.federation();
+    for n in [&n1, &n2, &n3] {
+        admin.join(n);
+    }
+    wait_until("the three nodes are connected", || {
+        n1.peers().len() == 2 && n3.peers().len() == 2
+    });
+
+    // A record published at one node reaches every node.
+    admin.sign(&["catalog", "add-entity-type", "--name", "Hospital"]);
+    admin.publish(&n2);
+    converge(&[&n1, &n2, &n3], &federation, admin.head());
+
+    // A fourth platform is admitted later, joins with the chain of that moment, and
+    // catches up with what is published after.
+    let d4 = TestNode::init(root, "n4");
+    admin.admit(&d4);
+    admin.publish(&n1);
+    converge(&[&n1, &n2, &n3], &federation, admin.head());
+    let n4 = TestNode::start(&d4, &[&n3.bootstrap]);
+    admin.join(&n4);
+    admin.sign(&["catalog", "add-framework", "--name", "MR-004"]);
+    admin.publish(&n2);
+    converge(&[&n1, &n2, &n3, &n4], &federation, admin.head());
+    let chain_at_4 = n4.get(&format!("/v1/federations/{federation}/chain"));
+    let chain_at_1 = n1.get(&format!("/v1/federations/{federation}/chain"));
+    assert_eq!(chain_at_4, chain_at_1);
+}
+
+#[test]
+fn non_members_and_other_federations_learn_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let both = TestNode::init(root, "both");
+    let only_b = TestNode::init(root, "only_b");
+    let outsider = TestNode::init(root, "outsider");
+    let fed_a = Admin::new(root, "a.json");
+    fed_a.admit(&both);
+    let fed_b = Admin::new(root, "b.json");
+    fed_b.admit(&both);
+    fed_b.admit(&only_b);
+
+    let n_both = TestNode::start(&both, &[]);
+    let n_only_b = TestNode::start(&only_b, &[&n_both.bootstrap]);
+    let n_outsider = TestNode::start(&outsider, &[&n_both.bootstrap]);
+    fed_a.join(&n_both);
+    fed_b.join(&n_both);
+    fed_b.join(&n_only_b);
+    wait_until("the B members connect", || {
+        n_both.peers().contains(&n_only_b.platform_id)
+    });
+
+    // More records in A, published while the B-only node is connected.
+    fed_a.sign(&["catalog", "add-entity-type", "--name", "Secret A type"]);
+    fed_a.publish(&n_both);
+    fed_b.sign(&["catalog", "add-entity-type", "--name", "Hospital"]);
+    fed_b.publish(&n_both);
+    converge(&[&n_both, &n_only_b], &fed_b.federation(), fed_b.head());
+
+    // The outsider cannot join a federation it is not in, and no member lets it connect.
+    let join = n_outsider.fedctl(root, &["federation", "join", "--chain", "b.json"]);
+    assert_eq!(join.code, 1, "{}", join.stderr);
+    assert!(
+        join.stderr.contains("not an active member"),
+        "{}",
+        join.stderr
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(!n_both.peers().contains(&n_outsider.platform_id));
+    assert!(n_outsider.peers().is_empty(), "{:?}", n_outsider.peers());
+
+    // Nothing of federation A in the B-only node's answers or on its disk.
+    let a_id = fed_a.federation();
+    let status = n_only_b.get("/v1/status").to_string();
+    assert!(!status.contains(&a_id), "{status}");
+    let a_bytes = hex_decode(&a_id);
+    for node in [&n_only_b, &n_outsider] {
+        for file in files_under(&node.dir) {
+            let data = std::fs::read(&file).expect("read store file");
+            assert!(
+                !contains(&data, a_id.as_bytes()),
+                "{} holds A's id",
+                file.display()
+            );
+            assert!(
+                !contains(&data, &a_bytes),
+                "{} holds A's id bytes",
+                file.display()
+            );
+            assert!(
+                !contains(&data, b"Secret A type"),
+                "{} holds A's catalog",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_revoked_member_is_disconnected_everywhere() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dirs: Vec<_> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|n| TestNode::init(root, n))
+        .collect();
+    let admin = Admin::new(root, "chain.json");
+    for d in &dirs {
+        admin.admit(d);
+    }
+    let r1 = TestNode::start(&dirs[0], &[]);
+    let r2 = TestNode::start(&dirs[1], &[&r1.bootstrap]);
+    let r3 = TestNode::start(&dirs[2], &[&r1.bootstrap, &r2.bootstrap]);
+    for n in [&r1, &r2, &r3] {
+        admin.join(n);
+    }
+    wait_until("all connected", || {
+        r1.peers().len() == 2 && r2.peers().len() == 2
+    });
+
+    admin.sign(&["membership", "revoke", "--platform", &r3.platform_id]);
+    admin.publish(&r1);
+    converge(&[&r1, &r2], &admin.federation(), admin.head());
+    wait_until("r3 is disconnected from r1 and r2", || {
+        !r1.peers().contains(&r3.platform_id) && !r2.peers().contains(&r3.platform_id)
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(!r1.peers().contains(&r3.platform_id), "r3 reconnected");
+}
+
+#[test]
+fn acknowledged_records_survive_kill_9() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dir = TestNode::init(root, "durable");
+    let admin = Admin::new(root, "chain.json");
+    admin.admit(&dir);
+    let mut node = TestNode::start(&dir, &[]);
+    admin.join(&node);
+    let federation = admin.federation();
+    for round in 0..5 {
+        admin.sign(&[
+            "catalog",
+            "add-entity-type",
+            "--name",
+            &format!("Type {round}"),
+        ]);
+        admin.publish(&node);
+        let acked = admin.head();
+        node.kill9();
+        node = TestNode::start(&dir, &[]);
+        assert_eq!(node.head_seq(&federation), Some(acked), "round {round}");
+    }
+    let verify = run(
+        "fedctl",
+        root,
+        &["membership", "verify", "--chain", "chain.json"],
+    );
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    assert_eq!(node.stop(), 0, "clean shutdown on SIGTERM");
+}
+
+#[test]
+fn api_errors_are_json_and_change_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dir = TestNode::init(root, "api");
+    let admin = Admin::new(root, "chain.json");
+    admin.admit(&dir);
+    let node = TestNode::start(&dir, &[]);
+
+    let (status, body) = node.call("GET", "/v1/status", None, false);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, body) = node.call("POST", "/v1/federations", Some("{not json"), true);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("malformed_json"))
+    );
+    let (status, body) = node.call(
+        "GET",
+        &format!("/v1/federations/{}/chain", "ab".repeat(32)),
+        None,
+        true,
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_federation"))
+    );
+    let (status, body) = node.call("GET", "/v1/nothing", None, true);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    // A tampered chain is refused whole.
+    let text = std::fs::read_to_string(root.join("chain.json")).expect("chain");
+    let tampered = text.replacen("\"name\": \"api\"", "\"name\": \"evil\"", 1);
+    let (status, body) = node.call("POST", "/v1/federations", Some(&tampered), true);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_chain")),
+        "{body}"
+    );
+    assert_eq!(node.get("/v1/federations"), serde_json::json!([]));
+    // The OpenAPI document lists the endpoints and needs no token.
+    let (status, doc) = node.call("GET", "/openapi.json", None, false);
+    assert_eq!(status, 200);
+    assert!(doc["paths"]["/v1/federations"]["post"].is_object(), "{doc}");
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
