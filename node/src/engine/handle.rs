@@ -1,0 +1,158 @@
+//! The handle side of the engine: [`EngineHandle`], its commands and errors.
+
+use fed_crdt::chain::file::ChainFile;
+use fed_crdt::ids::{FederationId, PlatformId};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::federations::{FederationSummary, ReceiveOutcome};
+use crate::store::StoreError;
+
+/// Why the engine refused a command.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The engine has stopped.
+    #[error("the node is shutting down")]
+    Shutdown,
+    /// A chain file that does not verify.
+    #[error("invalid chain: {0}")]
+    InvalidChain(String),
+    /// Joining a federation this platform is not a member of.
+    #[error("platform {platform} is not an active member of federation {federation}; ask its administrator to admit this node's identity card")]
+    NotAMember {
+        /// This platform.
+        platform: PlatformId,
+        /// The federation.
+        federation: FederationId,
+    },
+    /// A federation this node does not belong to.
+    #[error("this node is not in federation {0}")]
+    UnknownFederation(FederationId),
+    /// Storage failed; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<T> From<mpsc::error::SendError<T>> for EngineError {
+    fn from(_: mpsc::error::SendError<T>) -> Self {
+        EngineError::Shutdown
+    }
+}
+
+impl From<oneshot::error::RecvError> for EngineError {
+    fn from(_: oneshot::error::RecvError) -> Self {
+        EngineError::Shutdown
+    }
+}
+
+/// The node's state as the status endpoint shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeStatus {
+    /// This platform.
+    pub platform_id: PlatformId,
+    /// Federations and their chain heads.
+    pub federations: Vec<FederationSummary>,
+    /// Peers connected now.
+    pub peers: Vec<String>,
+}
+
+/// Commands to the engine; each carries its `reply`.
+#[derive(Debug)]
+pub enum EngineCommand {
+    /// Join a federation (or merge its records) from a chain file.
+    Join {
+        /// The chain file.
+        file: Box<ChainFile>,
+        /// The federation and what happened.
+        reply: oneshot::Sender<Result<(FederationId, ReceiveOutcome), EngineError>>,
+    },
+    /// Newer records of a federation we are in, to verify, store and spread.
+    Publish {
+        /// The chain file holding them.
+        file: Box<ChainFile>,
+        /// What happened.
+        reply: oneshot::Sender<Result<(FederationId, ReceiveOutcome), EngineError>>,
+    },
+    /// The node's status.
+    Status {
+        /// The answer.
+        reply: oneshot::Sender<NodeStatus>,
+    },
+    /// A federation's chain as a chain file.
+    Chain {
+        /// The federation.
+        federation: FederationId,
+        /// The answer.
+        reply: oneshot::Sender<Result<ChainFile, EngineError>>,
+    },
+}
+
+/// A cloneable handle to the engine.
+#[derive(Clone, Debug)]
+pub struct EngineHandle {
+    pub(super) sender: mpsc::Sender<EngineCommand>,
+}
+
+impl EngineHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> EngineCommand,
+    ) -> Result<T, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send(make(reply)).await?;
+        Ok(answer.await?)
+    }
+
+    /// Joins a federation from its chain file.
+    ///
+    /// # Errors
+    ///
+    /// See [`EngineError`].
+    pub async fn join(
+        &self,
+        file: ChainFile,
+    ) -> Result<(FederationId, ReceiveOutcome), EngineError> {
+        self.ask(|reply| EngineCommand::Join {
+            file: Box::new(file),
+            reply,
+        })
+        .await?
+    }
+
+    /// Publishes newer records of a federation we are in.
+    ///
+    /// # Errors
+    ///
+    /// See [`EngineError`].
+    pub async fn publish(
+        &self,
+        file: ChainFile,
+    ) -> Result<(FederationId, ReceiveOutcome), EngineError> {
+        self.ask(|reply| EngineCommand::Publish {
+            file: Box::new(file),
+            reply,
+        })
+        .await?
+    }
+
+    /// The node's status.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Shutdown`] if the engine has stopped.
+    pub async fn status(&self) -> Result<NodeStatus, EngineError> {
+        self.ask(|reply| EngineCommand::Status { reply }).await
+    }
+
+    /// A federation's chain.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::UnknownFederation`] if the node is not in it.
+    pub async fn chain(&self, federation: FederationId) -> Result<ChainFile, EngineError> {
+        self.ask(|reply| EngineCommand::Chain { federation, reply })
+            .await?
+    }
+}
+
