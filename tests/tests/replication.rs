@@ -309,6 +309,14 @@ fn api_errors_are_json_and_change_nothing() {
         "{body}"
     );
     assert_eq!(node.get("/v1/federations"), serde_json::json!([]));
+    // A body over the API's limit is refused with a JSON error.
+    let huge = " ".repeat(17 * 1024 * 1024);
+    let (status, body) = node.call("POST", "/v1/federations", Some(&huge), true);
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("too_large")),
+        "{body}"
+    );
     // The OpenAPI document lists the endpoints and needs no token.
     let (status, doc) = node.call("GET", "/openapi.json", None, false);
     assert_eq!(status, 200);

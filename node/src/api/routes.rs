@@ -1,6 +1,7 @@
 //! The handlers: node status and peers, federations and their chains.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::Json;
 use fed_crdt::chain::file::ChainFile;
@@ -8,7 +9,7 @@ use fed_crdt::ids::FederationId;
 use serde::Serialize;
 
 use crate::api::error::ApiError;
-use crate::api::AppState;
+use crate::api::{AppState, MAX_API_BODY_BYTES};
 use crate::engine::federations::{FederationSummary, ReceiveOutcome};
 use crate::engine::NodeStatus;
 
@@ -58,17 +59,26 @@ pub struct ChainChange {
     pub outcome: ReceiveOutcome,
 }
 
-fn parse_chain_file(body: &Bytes) -> Result<ChainFile, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::malformed("body is not UTF-8"))?;
+fn parse_chain_file(body: Result<Bytes, BytesRejection>) -> Result<ChainFile, ApiError> {
+    let body = body.map_err(|e| ApiError {
+        status: e.status(),
+        code: if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "bad_body"
+        },
+        message: format!("{e} (at most {MAX_API_BODY_BYTES} bytes)"),
+    })?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("body is not UTF-8"))?;
     ChainFile::parse(text).map_err(|e| ApiError::malformed(e.to_string()))
 }
 
 /// `POST /v1/federations` with a chain file: join the federation.
 pub async fn join(
     State(state): State<AppState>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ChainChange>, ApiError> {
-    let file = parse_chain_file(&body)?;
+    let file = parse_chain_file(body)?;
     let (federation, outcome) = state.engine.join(file).await?;
     Ok(Json(ChainChange {
         federation,
@@ -94,10 +104,10 @@ pub async fn chain(
 pub async fn publish(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ChainChange>, ApiError> {
     let federation = parse_federation(&id)?;
-    let file = parse_chain_file(&body)?;
+    let file = parse_chain_file(body)?;
     if file.federation != federation {
         return Err(ApiError::malformed(format!(
             "the chain file is for federation {}, not {federation}",

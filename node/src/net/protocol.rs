@@ -160,6 +160,20 @@ mod tests {
     }
 
     #[test]
+    fn announcements_over_the_gossip_limit_are_refused() {
+        let big = vec![b' '; MAX_GOSSIP_BYTES + 1];
+        let err = Announcement::from_bytes(&big).unwrap_err();
+        assert!(err.contains("over"), "{err}");
+        let a = Announcement::ChainHead {
+            federation: FederationId([1; 32]),
+            seq: 3,
+            head: fed_crdt::ids::RecordHash([2; 32]),
+        };
+        assert_eq!(Announcement::from_bytes(&a.to_bytes()), Ok(a));
+        assert!(Announcement::from_bytes(b"{\"ChainHead\": 1}").is_err());
+    }
+
+    #[test]
     fn filter_accepts_only_joined_topics() {
         use gossipsub::TopicSubscriptionFilter;
         let mut filter = FederationTopics::default();
