@@ -84,6 +84,17 @@ impl ApiClient {
         self.answer(response)
     }
 
+    /// `PUT path` with a raw JSON body.
+    pub fn put(&self, path: &str, body: &str) -> anyhow::Result<Value> {
+        let response = self
+            .agent
+            .put(&format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .content_type("application/json")
+            .send(body);
+        self.answer(response)
+    }
+
     fn answer(
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,

@@ -46,6 +46,11 @@ pub enum Command {
     /// Reference data: regulatory frameworks, entity types, entities.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// The platforms registry of a federation (node API).
+    #[command(subcommand)]
+    Platforms(PlatformsCommand),
+    /// Changes refused by the node, with their reasons (node API).
+    Refusals(RefusalsArgs),
     /// The node's status: platform id, federations and chain heads, peers (node API).
     Status,
     /// Peers connected to the node (node API).
@@ -234,6 +239,51 @@ pub struct ShowArgs {
     /// Evaluate membership at this time (RFC 3339 UTC) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+}
+
+/// `fedctl platforms ...`
+#[derive(Debug, Subcommand)]
+pub enum PlatformsCommand {
+    /// Every member with its role, rights, status and self-written profile.
+    List(FederationArg),
+    /// Set this platform's own profile; fields not given keep their current value.
+    SetProfile(SetProfileArgs),
+}
+
+/// A federation id.
+#[derive(Debug, Args)]
+pub struct FederationArg {
+    /// The federation id (64 hex; see `fedctl federation list`).
+    #[arg(long, value_name = "ID")]
+    pub federation: String,
+}
+
+/// Arguments of `fedctl platforms set-profile`.
+#[derive(Debug, Args)]
+pub struct SetProfileArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub federation: FederationArg,
+    /// The name shown to other platforms.
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Free text about the platform.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// How to reach the platform's team.
+    #[arg(long)]
+    pub contact: Option<String>,
+    /// A multiaddr where the node can be reached; repeat for several (replaces the list).
+    #[arg(long = "address", value_name = "MULTIADDR")]
+    pub addresses: Vec<String>,
+}
+
+/// Arguments of `fedctl refusals`.
+#[derive(Debug, Args)]
+pub struct RefusalsArgs {
+    /// Only this federation's refusals.
+    #[arg(long, value_name = "ID")]
+    pub federation: Option<String>,
 }
 
 /// `fedctl catalog ...`

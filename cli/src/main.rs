@@ -13,7 +13,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::json;
 
-use args::{CatalogCommand, Cli, Command, FederationCommand, KeyCommand, MembershipCommand};
+use args::{
+    CatalogCommand, Cli, Command, FederationCommand, KeyCommand, MembershipCommand,
+    PlatformsCommand,
+};
 use report::{Refused, Report};
 
 fn main() -> ExitCode {
@@ -52,6 +55,9 @@ fn run(cli: Cli) -> anyhow::Result<Report> {
     };
     match &cli.command {
         Command::Status => node::status(&api()?),
+        Command::Platforms(PlatformsCommand::List(a)) => node::platforms(&api()?, a),
+        Command::Platforms(PlatformsCommand::SetProfile(a)) => node::set_profile(&api()?, a),
+        Command::Refusals(a) => node::refusals(&api()?, a),
         Command::Peers => node::peers(&api()?),
         Command::Federation(FederationCommand::Join(a)) => node::join(&api()?, a),
         Command::Federation(FederationCommand::List) => node::list(&api()?),

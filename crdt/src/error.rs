@@ -30,6 +30,12 @@ pub enum ParseIdError {
         /// What was being parsed.
         what: &'static str,
     },
+    /// Not a document id `<kind>:<32 lower-case hex>`.
+    #[error("invalid document id `{found}`: expected platforms:, project: or export: followed by 32 lower-case hex characters")]
+    DocId {
+        /// The text found (truncated).
+        found: String,
+    },
     /// Not an RFC 3339 UTC time in whole seconds.
     #[error("invalid time `{found}`: expected RFC 3339 in UTC with whole seconds, like 2027-01-31T00:00:00Z")]
     Timestamp {
@@ -343,4 +349,37 @@ impl From<serde_json::Error> for ChainFileError {
     fn from(e: serde_json::Error) -> Self {
         ChainFileError::Json(e)
     }
+}
+
+/// A platform profile that cannot be written to the platforms registry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// A field is malformed or over its limit.
+    #[error("profile field `{field}` {problem}")]
+    Field {
+        /// The field's name in the registry.
+        field: String,
+        /// What is wrong, and what is allowed.
+        problem: String,
+    },
+    /// The document is not a platforms registry.
+    #[error("{document} is not a platforms registry")]
+    NotPlatformsRegistry {
+        /// The document given.
+        document: crate::ids::DocId,
+    },
+    /// The local clock is behind the membership record the change would cite.
+    #[error("the clock says {now_ms} ms since the epoch, before the head membership record seq {seq} issued at {issued_at}; check the system clock")]
+    ClockBehind {
+        /// The time given.
+        now_ms: i64,
+        /// The cited record.
+        seq: u64,
+        /// When it was issued.
+        issued_at: crate::Timestamp,
+    },
+    /// Automerge refused to build the change.
+    #[error(transparent)]
+    Automerge(#[from] automerge::AutomergeError),
 }

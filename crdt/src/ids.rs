@@ -1,5 +1,5 @@
-//! Identifiers: platforms, administrators, federations, records, and the keys and
-//! signatures that travel in JSON.
+//! Identifiers: platforms, administrators, federations, records, documents, changes,
+//! and the keys and signatures that travel in JSON.
 //!
 //! Each is a newtype over fixed-size bytes with one text form, parsed strictly: a text
 //! that decodes to the same bytes but is spelled differently (upper-case hex, say) is
@@ -225,6 +225,134 @@ impl<'de> Deserialize<'de> for PlatformId {
     }
 }
 
+impl From<automerge::ChangeHash> for ChangeHash {
+    fn from(h: automerge::ChangeHash) -> Self {
+        ChangeHash(h.0)
+    }
+}
+
+impl From<ChangeHash> for automerge::ChangeHash {
+    fn from(h: ChangeHash) -> Self {
+        automerge::ChangeHash(h.0)
+    }
+}
+
+/// What a document is, and so which rules apply to its changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DocKind {
+    /// The platforms registry: one per federation.
+    Platforms,
+    /// One shared project.
+    Project,
+    /// One export request.
+    Export,
+}
+
+impl DocKind {
+    /// Every kind.
+    pub const ALL: [DocKind; 3] = [DocKind::Platforms, DocKind::Project, DocKind::Export];
+
+    /// The kind as written in a document id (`platforms`, `project`, `export`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DocKind::Platforms => "platforms",
+            DocKind::Project => "project",
+            DocKind::Export => "export",
+        }
+    }
+}
+
+impl fmt::Display for DocKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Domain tag hashed with a federation id to derive its platforms registry's id.
+const PLATFORMS_REGISTRY_DOMAIN: &[u8] = b"fednet/platforms-registry/v1";
+
+/// A document's identity: its kind and 16 bytes, written `<kind>:<32 lower-case hex>`.
+///
+/// The kind is part of the id so that every node knows which rules apply to a change
+/// before it reads anything else.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DocId {
+    /// Which rules apply.
+    pub kind: DocKind,
+    /// The id proper: derived for the platforms registry, random otherwise.
+    pub id: [u8; 16],
+}
+
+impl DocId {
+    /// The fixed id of a federation's platforms registry: the first 16 bytes of
+    /// SHA-256(`fednet/platforms-registry/v1` ‖ federation id), so every member derives
+    /// it without being told.
+    pub fn platforms_registry(federation: &FederationId) -> DocId {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(PLATFORMS_REGISTRY_DOMAIN);
+        hasher.update(federation.as_bytes());
+        let digest: [u8; 32] = hasher.finalize().into();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        DocId {
+            kind: DocKind::Platforms,
+            id,
+        }
+    }
+
+    /// A document id from 16 random bytes drawn by the caller (this crate draws none).
+    pub fn random(kind: DocKind, bytes: [u8; 16]) -> DocId {
+        DocId { kind, id: bytes }
+    }
+
+    /// The kind and the first 12 hex characters, for logs and tables.
+    pub fn fmt_short(&self) -> String {
+        format!("{}:{}", self.kind, hex::encode(&self.id[..6]))
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind, hex::encode(self.id))
+    }
+}
+
+impl fmt::Debug for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DocId({})", self.fmt_short())
+    }
+}
+
+impl FromStr for DocId {
+    type Err = ParseIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ParseIdError::DocId {
+            found: s.chars().take(80).collect(),
+        };
+        let (kind, id) = s.split_once(':').ok_or_else(bad)?;
+        let kind = DocKind::ALL
+            .into_iter()
+            .find(|k| k.name() == kind)
+            .ok_or_else(bad)?;
+        let id = parse_hex::<16>("document id", id)?;
+        Ok(DocId { kind, id })
+    }
+}
+
+impl Serialize for DocId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DocId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +395,56 @@ mod tests {
         let err = "abc".parse::<FederationId>().unwrap_err().to_string();
         assert!(err.contains("federation id"), "{err}");
         assert!(err.contains("64"), "{err}");
+    }
+
+    #[test]
+    fn doc_ids_round_trip_and_are_strict() {
+        let id = DocId::random(DocKind::Project, [0xab; 16]);
+        let text = id.to_string();
+        assert_eq!(text, format!("project:{}", "ab".repeat(16)));
+        assert_eq!(text.parse::<DocId>().unwrap(), id);
+        assert_eq!(id.fmt_short(), "project:abababababab");
+        for kind in DocKind::ALL {
+            let id = DocId::random(kind, [7; 16]);
+            assert_eq!(id.to_string().parse::<DocId>().unwrap(), id);
+        }
+        for bad in [
+            "".to_string(),
+            "project".to_string(),
+            format!("projects:{}", "ab".repeat(16)),
+            format!("Project:{}", "ab".repeat(16)),
+            format!("project:{}", "AB".repeat(16)),
+            format!("project:{}", "ab".repeat(15)),
+            format!("project:{}00", "ab".repeat(16)),
+            format!("project::{}", "ab".repeat(16)),
+            format!(" project:{}", "ab".repeat(16)),
+        ] {
+            assert!(bad.parse::<DocId>().is_err(), "{bad} should be refused");
+        }
+        let err = "folder:00".parse::<DocId>().unwrap_err().to_string();
+        assert!(err.contains("folder:00"), "{err}");
+    }
+
+    #[test]
+    fn doc_ids_serialize_as_strings() {
+        let id = DocId::random(DocKind::Export, [1; 16]);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"export:{}\"", "01".repeat(16)));
+        assert_eq!(serde_json::from_str::<DocId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<DocId>("\"export:01\"").is_err());
+    }
+
+    #[test]
+    fn platforms_registry_id_is_derived_from_the_federation() {
+        let a = DocId::platforms_registry(&FederationId([1; 32]));
+        let b = DocId::platforms_registry(&FederationId([2; 32]));
+        assert_eq!(a.kind, DocKind::Platforms);
+        assert_ne!(a, b);
+        assert_eq!(a, DocId::platforms_registry(&FederationId([1; 32])));
+        use sha2::{Digest, Sha256};
+        let mut input = b"fednet/platforms-registry/v1".to_vec();
+        input.extend_from_slice(&[1; 32]);
+        let digest = Sha256::digest(&input);
+        assert_eq!(a.id[..], digest[..16]);
     }
 }

@@ -4,17 +4,26 @@
 //! every node must agree on, so it can be read first and tested without a network:
 //!
 //! - [`ids`]: platform ids (libp2p PeerIds of ed25519 keys), admin keys, federation ids,
-//!   record hashes, with one strict text form each.
+//!   record hashes, document ids (`platforms:…`, `project:…`, `export:…`) and change
+//!   hashes, with one strict text form each.
 //! - [`card`]: the self-signed *identity card* a platform hands to the administrator.
 //! - [`chain`]: the *membership chain*: records signed by administrators, linked by
 //!   hash, folded into a [`chain::state::MembershipState`] (members, roles, rights,
 //!   expiry, revocations, administrators, catalog). Forks are refused, never resolved.
 //! - [`chain::file`]: the human-readable JSON chain file that `fedctl` edits.
+//! - [`envelope`]: the signed [`envelope::ChangeEnvelope`] in which every Automerge change
+//!   travels, and the ordered checks every node runs on it (sizes, signature, citation
+//!   of a chain record, membership and rights, revocation frontier, decoding and actor
+//!   binding), ending in a [`envelope::Refusal`] that names the check that failed.
+//! - [`registry`]: registry documents as state machines
+//!   ([`registry::Document::receive`]): dependency buffering, field-level rules on a fork,
+//!   rebuilds when the chain changes; and the platforms registry ([`registry::platforms`]).
 //! - [`keys`]: the text form of secret key files.
 //! - [`canon`]: the canonical bytes that signatures and hashes cover.
 //!
-//! Times come in as arguments ([`Timestamp`]); so do keys. Nothing here reads a clock or
-//! draws a random number.
+//! Times come in as arguments ([`Timestamp`] for the chain, milliseconds for changes); so
+//! do keys and random document ids. Nothing here reads a clock or draws a random number
+//! of its own.
 //!
 //! # A two-member federation
 //!
@@ -53,17 +62,44 @@
 //!     chain.append(record).unwrap();
 //! }
 //! assert_eq!(chain.state().active_members(now).count(), 2);
+//!
+//! // AP-HP writes its profile in the platforms registry; every node checks the signed
+//! // envelope before the change touches its copy of the document.
+//! use fed_crdt::ids::{DocId, PlatformId};
+//! use fed_crdt::registry::platforms::{profile_change, read_profiles, PlatformProfile};
+//! use fed_crdt::registry::{Document, Outcome};
+//!
+//! let aphp = SigningKey::from_bytes(&[2; 32]);
+//! let mut registry = Document::new(DocId::platforms_registry(&chain.federation()), &chain);
+//! let profile = PlatformProfile {
+//!     display_name: "AP-HP".into(),
+//!     description: "Entrepôt de données de santé".into(),
+//!     contact: "edsaphp@example.org".into(),
+//!     addresses: vec!["/ip4/10.0.0.2/tcp/4001".into()],
+//! };
+//! let now_ms = 1_800_000_060_000;
+//! let envelope = profile_change(&registry, &chain, &aphp, &profile, now_ms)
+//!     .unwrap()
+//!     .expect("the profile changes");
+//! let outcomes = registry.receive(&chain, envelope.clone());
+//! assert_eq!(outcomes, vec![Outcome::Accepted(envelope)]);
+//! assert_eq!(read_profiles(registry.automerge())[&PlatformId::from(&aphp)], profile);
 //! ```
 
 #![deny(missing_docs)]
+// A refusal carries an envelope's ids by value (144 bytes). Refusing is the expected
+// answer to hostile input, not a rare error path, so it is returned as is, unboxed.
+#![allow(clippy::result_large_err)]
 
 pub mod canon;
 pub mod card;
 pub mod chain;
+pub mod envelope;
 pub mod error;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod registry;
 mod timestamp;
 
 pub use timestamp::Timestamp;

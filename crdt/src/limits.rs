@@ -1,8 +1,8 @@
 //! Every size and count limit of the data model, named in one place.
 //!
-//! Limits protect every node from a record that would cost too much to store, verify or
-//! replicate. They are checked when a record is verified, so a record over a limit is
-//! refused everywhere alike.
+//! Limits protect every node from a record or a change that would cost too much to store,
+//! verify or replicate. They are checked when a record or a change envelope is verified,
+//! so anything over a limit is refused everywhere alike.
 
 /// Longest platform, federation or catalog display name, in bytes.
 pub const MAX_NAME_BYTES: usize = 128;
@@ -30,3 +30,20 @@ pub const MAX_REASON_BYTES: usize = 1024;
 pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
 /// Largest chain file that will be parsed, in bytes.
 pub const MAX_CHAIN_FILE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Largest payload of a change envelope (the encoded Automerge change), in bytes. Checked
+/// before anything is decoded.
+pub const MAX_CHANGE_BYTES: usize = 64 * 1024;
+/// Most dependencies a change envelope may list.
+pub const MAX_CHANGE_DEPS: usize = 64;
+/// Most envelopes one author may have waiting in one document's buffer; beyond that the
+/// oldest are dropped (anti-entropy fetches them again).
+pub const MAX_PENDING_PER_AUTHOR: usize = 1024;
+/// Longest description in a platform's registry profile, in bytes.
+pub const MAX_PROFILE_DESCRIPTION_BYTES: usize = 1024;
+/// Longest contact in a platform's registry profile, in bytes.
+pub const MAX_PROFILE_CONTACT_BYTES: usize = 256;
+/// Most addresses in a platform's registry profile.
+pub const MAX_PROFILE_ADDRESSES: usize = 16;
+/// Longest single address in a platform's registry profile, in bytes.
+pub const MAX_PROFILE_ADDRESS_BYTES: usize = 256;

@@ -90,7 +90,12 @@ pub async fn run(options: RunOptions, shutdown: CancellationToken) -> anyhow::Re
 
     let mut engine_config = options.engine.clone();
     engine_config.bootstrap = options.bootstrap.clone();
-    let (engine, engine_task) = engine::new(me, store.clone(), net_client.clone(), engine_config)?;
+    let (engine, engine_task) = engine::new(
+        identity.signing.clone(),
+        store.clone(),
+        net_client.clone(),
+        engine_config,
+    )?;
     let engine_join = tokio::spawn(
         engine_task
             .run(net_events, shutdown.clone())

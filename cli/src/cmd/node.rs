@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::api_client::ApiClient;
-use crate::args::ChainArgs;
+use crate::args::{ChainArgs, FederationArg, RefusalsArgs, SetProfileArgs};
 use crate::chainfile;
 use crate::report::Report;
 
@@ -128,4 +128,86 @@ pub fn publish(api: &ApiClient, args: &ChainArgs) -> anyhow::Result<Report> {
     let value = api.post(&format!("/v1/federations/{federation}/records"), &body)?;
     let text = outcome_text("published to", &value);
     Ok(Report::new(&NodeAnswer { value, text }))
+}
+
+/// `fedctl platforms list --federation ID`
+pub fn platforms(api: &ApiClient, args: &FederationArg) -> anyhow::Result<Report> {
+    let value = api.get(&format!(
+        "/v1/federations/{}/platforms",
+        args.federation.trim()
+    ))?;
+    let mut text = format!(
+        "{:<52}  {:<20}  {:<8}  {:<8}  {:<20}  contact\n",
+        "PLATFORM", "NAME", "ROLE", "STATUS", "DISPLAY NAME"
+    );
+    for (id, p) in value["platforms"].as_object().into_iter().flatten() {
+        text.push_str(&format!(
+            "{id:<52}  {:<20}  {:<8}  {:<8}  {:<20}  {}\n",
+            p["name"].as_str().unwrap_or_default(),
+            p["role"].as_str().unwrap_or_default(),
+            p["status"].as_str().unwrap_or_default(),
+            p["profile"]["display_name"].as_str().unwrap_or("-"),
+            p["profile"]["contact"].as_str().unwrap_or("-"),
+        ));
+    }
+    Ok(Report::new(&NodeAnswer { value, text }))
+}
+
+/// `fedctl platforms set-profile --federation ID ...`
+pub fn set_profile(api: &ApiClient, args: &SetProfileArgs) -> anyhow::Result<Report> {
+    let federation = args.federation.federation.trim();
+    let me = api.get("/v1/status")?["platform_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let current = api.get(&format!("/v1/federations/{federation}/platforms"))?;
+    let mut profile = current["platforms"][&me]["profile"].clone();
+    if !profile.is_object() {
+        profile = serde_json::json!({"display_name": "", "description": "", "contact": "", "addresses": []});
+    }
+    if let Some(v) = &args.display_name {
+        profile["display_name"] = Value::from(v.as_str());
+    }
+    if let Some(v) = &args.description {
+        profile["description"] = Value::from(v.as_str());
+    }
+    if let Some(v) = &args.contact {
+        profile["contact"] = Value::from(v.as_str());
+    }
+    if !args.addresses.is_empty() {
+        profile["addresses"] = Value::from(args.addresses.clone());
+    }
+    let value = api.put(
+        &format!("/v1/federations/{federation}/platforms/me"),
+        &profile.to_string(),
+    )?;
+    let text = match value["change_hash"].as_str() {
+        Some(h) => format!("profile updated (change {h})"),
+        None => "profile unchanged".to_string(),
+    };
+    Ok(Report::new(&NodeAnswer { value, text }))
+}
+
+/// `fedctl refusals [--federation ID]`
+pub fn refusals(api: &ApiClient, args: &RefusalsArgs) -> anyhow::Result<Report> {
+    let path = match &args.federation {
+        Some(f) => format!("/v1/refusals?federation={}", f.trim()),
+        None => "/v1/refusals".to_string(),
+    };
+    let value = api.get(&path)?;
+    let mut text = format!("{} refused changes\n", value.as_array().map_or(0, Vec::len));
+    for r in value.as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "  {}  {}  by {}  [{}] {}\n",
+            r["document"].as_str().unwrap_or_default(),
+            r["change_hash"].as_str().unwrap_or_default(),
+            r["author"].as_str().unwrap_or_default(),
+            r["check"].as_str().unwrap_or_default(),
+            r["reason"].as_str().unwrap_or_default(),
+        ));
+    }
+    Ok(Report::new(&NodeAnswer {
+        value: serde_json::json!({ "refusals": value }),
+        text,
+    }))
 }

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -102,7 +102,13 @@ pub fn router(state: AppState) -> Router {
             get(routes::federations).post(routes::join),
         )
         .route("/v1/federations/{id}/chain", get(routes::chain))
-        .route("/v1/federations/{id}/records", post(routes::publish));
+        .route("/v1/federations/{id}/records", post(routes::publish))
+        .route("/v1/federations/{id}/platforms", get(routes::platforms))
+        .route(
+            "/v1/federations/{id}/platforms/me",
+            put(routes::set_profile),
+        )
+        .route("/v1/refusals", get(routes::refusals));
     Router::new()
         .route("/openapi.json", get(openapi::document))
         .merge(protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token)))

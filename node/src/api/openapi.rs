@@ -26,6 +26,9 @@ pub fn build() -> Value {
         if *method == "post" {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChainFile"}}}});
         }
+        if *method == "put" {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PlatformProfile"}}}});
+        }
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = op;
     }
@@ -37,6 +40,7 @@ pub fn build() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "contents of api.token in the data directory"}},
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}, "required": ["code", "message"]}}},
+                "PlatformProfile": {"type": "object", "additionalProperties": false, "properties": {"display_name": {"type": "string"}, "description": {"type": "string"}, "contact": {"type": "string"}, "addresses": {"type": "array", "items": {"type": "string"}}}, "required": ["display_name"]},
                 "ChainFile": {"type": "object", "description": "a membership chain file (format fednet-membership-chain/1)", "properties": {"format": {"type": "string"}, "federation": {"type": "string"}, "records": {"type": "array", "items": {"type": "object"}}}, "required": ["format", "federation", "records"]}
             }
         }

@@ -2,16 +2,18 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::Json;
 use fed_crdt::chain::file::ChainFile;
-use fed_crdt::ids::FederationId;
+use fed_crdt::envelope::Refusal;
+use fed_crdt::ids::{ChangeHash, FederationId};
+use fed_crdt::registry::platforms::PlatformProfile;
 use serde::Serialize;
 
 use crate::api::error::ApiError;
 use crate::api::{AppState, MAX_API_BODY_BYTES};
 use crate::engine::federations::{FederationSummary, ReceiveOutcome};
-use crate::engine::NodeStatus;
+use crate::engine::{NodeStatus, PlatformEntry};
 
 /// `GET /v1/status`
 pub async fn status(State(state): State<AppState>) -> Result<Json<StatusBody>, ApiError> {
@@ -60,7 +62,14 @@ pub struct ChainChange {
 }
 
 fn parse_chain_file(body: Result<Bytes, BytesRejection>) -> Result<ChainFile, ApiError> {
-    let body = body.map_err(|e| ApiError {
+    let body = body_bytes(body)?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("body is not UTF-8"))?;
+    ChainFile::parse(text).map_err(|e| ApiError::malformed(e.to_string()))
+}
+
+/// The body, or a JSON error saying why it could not be read (too large, ...).
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| ApiError {
         status: e.status(),
         code: if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             "too_large"
@@ -68,9 +77,7 @@ fn parse_chain_file(body: Result<Bytes, BytesRejection>) -> Result<ChainFile, Ap
             "bad_body"
         },
         message: format!("{e} (at most {MAX_API_BODY_BYTES} bytes)"),
-    })?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("body is not UTF-8"))?;
-    ChainFile::parse(text).map_err(|e| ApiError::malformed(e.to_string()))
+    })
 }
 
 /// `POST /v1/federations` with a chain file: join the federation.
@@ -119,4 +126,70 @@ pub async fn publish(
         federation,
         outcome,
     }))
+}
+
+/// The platforms registry body.
+#[derive(Serialize)]
+pub struct PlatformsBody {
+    /// The federation.
+    pub federation: FederationId,
+    /// Every member, by platform id.
+    pub platforms: std::collections::BTreeMap<String, PlatformEntry>,
+}
+
+/// `GET /v1/federations/{id}/platforms`
+pub async fn platforms(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PlatformsBody>, ApiError> {
+    let federation = parse_federation(&id)?;
+    let entries = state.engine.platforms(federation).await?;
+    Ok(Json(PlatformsBody {
+        federation,
+        platforms: entries
+            .into_iter()
+            .map(|e| (e.platform_id.to_string(), e))
+            .collect(),
+    }))
+}
+
+/// The answer to a profile change.
+#[derive(Serialize)]
+pub struct ProfileChange {
+    /// The accepted change, or null when the profile already read so.
+    pub change_hash: Option<ChangeHash>,
+}
+
+/// `PUT /v1/federations/{id}/platforms/me` with a profile.
+pub async fn set_profile(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ProfileChange>, ApiError> {
+    let federation = parse_federation(&id)?;
+    let body = body_bytes(body)?;
+    let profile: PlatformProfile =
+        serde_json::from_slice(&body).map_err(|e| ApiError::malformed(e.to_string()))?;
+    let change_hash = state.engine.set_profile(federation, profile).await?;
+    Ok(Json(ProfileChange { change_hash }))
+}
+
+/// Query of `GET /v1/refusals`.
+#[derive(serde::Deserialize)]
+pub struct RefusalQuery {
+    /// Only this federation's refusals.
+    pub federation: Option<String>,
+}
+
+/// `GET /v1/refusals`
+pub async fn refusals(
+    State(state): State<AppState>,
+    Query(query): Query<RefusalQuery>,
+) -> Result<Json<Vec<Refusal>>, ApiError> {
+    let federation = query
+        .federation
+        .as_deref()
+        .map(parse_federation)
+        .transpose()?;
+    Ok(Json(state.engine.refusals(federation).await?))
 }

@@ -1,7 +1,11 @@
 //! The handle side of the engine: [`EngineHandle`], its commands and errors.
 
+use fed_crdt::chain::body::{Rights, Role};
 use fed_crdt::chain::file::ChainFile;
-use fed_crdt::ids::{FederationId, PlatformId};
+use fed_crdt::chain::state::MemberStatus;
+use fed_crdt::envelope::Refusal;
+use fed_crdt::ids::{ChangeHash, FederationId, PlatformId};
+use fed_crdt::registry::platforms::PlatformProfile;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -29,6 +33,12 @@ pub enum EngineError {
     /// A federation this node does not belong to.
     #[error("this node is not in federation {0}")]
     UnknownFederation(FederationId),
+    /// A profile the registry's rules would refuse.
+    #[error("invalid profile: {0}")]
+    InvalidProfile(String),
+    /// The node's own change was refused by its own checks (e.g. rights changed).
+    #[error("change refused: {0}")]
+    Refused(String),
     /// Storage failed; nothing was acknowledged.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -57,6 +67,23 @@ pub struct NodeStatus {
     pub peers: Vec<String>,
 }
 
+/// One platform as the registry and the chain describe it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlatformEntry {
+    /// The platform.
+    pub platform_id: PlatformId,
+    /// Its name on the identity card the administrator signed.
+    pub name: String,
+    /// Platform or relay.
+    pub role: Role,
+    /// Its rights.
+    pub rights: Rights,
+    /// Active, expired or revoked, now.
+    pub status: MemberStatus,
+    /// What the platform says of itself in the registry, if it has written.
+    pub profile: Option<PlatformProfile>,
+}
+
 /// Commands to the engine; each carries its `reply`.
 #[derive(Debug)]
 pub enum EngineCommand {
@@ -78,6 +105,29 @@ pub enum EngineCommand {
     Status {
         /// The answer.
         reply: oneshot::Sender<NodeStatus>,
+    },
+    /// Set this platform's own entry in a federation's platforms registry.
+    SetProfile {
+        /// The federation.
+        federation: FederationId,
+        /// The new profile.
+        profile: PlatformProfile,
+        /// The accepted change, if anything changed.
+        reply: oneshot::Sender<Result<Option<ChangeHash>, EngineError>>,
+    },
+    /// A federation's platforms registry, with what the chain says of each platform.
+    Platforms {
+        /// The federation.
+        federation: FederationId,
+        /// The answer.
+        reply: oneshot::Sender<Result<Vec<PlatformEntry>, EngineError>>,
+    },
+    /// Recorded refusals.
+    Refusals {
+        /// Only this federation's, if given.
+        federation: Option<FederationId>,
+        /// The answer.
+        reply: oneshot::Sender<Result<Vec<Refusal>, EngineError>>,
     },
     /// A federation's chain as a chain file.
     Chain {
@@ -143,6 +193,50 @@ impl EngineHandle {
     /// [`EngineError::Shutdown`] if the engine has stopped.
     pub async fn status(&self) -> Result<NodeStatus, EngineError> {
         self.ask(|reply| EngineCommand::Status { reply }).await
+    }
+
+    /// Sets this platform's profile in a federation's platforms registry.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::InvalidProfile`] for a profile over its limits, and the others.
+    pub async fn set_profile(
+        &self,
+        federation: FederationId,
+        profile: PlatformProfile,
+    ) -> Result<Option<ChangeHash>, EngineError> {
+        self.ask(|reply| EngineCommand::SetProfile {
+            federation,
+            profile,
+            reply,
+        })
+        .await?
+    }
+
+    /// A federation's platforms registry.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::UnknownFederation`] if the node is not in it.
+    pub async fn platforms(
+        &self,
+        federation: FederationId,
+    ) -> Result<Vec<PlatformEntry>, EngineError> {
+        self.ask(|reply| EngineCommand::Platforms { federation, reply })
+            .await?
+    }
+
+    /// Recorded refusals.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Store`] if they cannot be read.
+    pub async fn refusals(
+        &self,
+        federation: Option<FederationId>,
+    ) -> Result<Vec<Refusal>, EngineError> {
+        self.ask(|reply| EngineCommand::Refusals { federation, reply })
+            .await?
     }
 
     /// A federation's chain.

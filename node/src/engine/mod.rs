@@ -7,10 +7,11 @@
 //! on a timer); whatever the path, they go through the same checks and are stored before
 //! they count.
 
+pub mod documents;
 pub mod federations;
 mod handle;
 
-pub use handle::{EngineCommand, EngineError, EngineHandle, NodeStatus};
+pub use handle::{EngineCommand, EngineError, EngineHandle, NodeStatus, PlatformEntry};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,9 +26,15 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::net::protocol::{Announcement, SyncRequest, SyncResponse};
+use ed25519_dalek::SigningKey;
+use fed_crdt::envelope::ChangeEnvelope;
+use fed_crdt::ids::{ChangeHash, DocId};
+use fed_crdt::registry::platforms::{profile_change, read_profiles, PlatformProfile};
+
+use crate::net::protocol::{Announcement, SyncRequest, SyncResponse, MAX_ENVELOPES_PER_RESPONSE};
 use crate::net::{NetClient, NetError, NetEvent};
 use crate::store::Store;
+use documents::Documents;
 use federations::{Federations, ReceiveOutcome};
 
 /// Most chain records sent in one sync response.
@@ -56,6 +63,9 @@ impl Default for EngineConfig {
 /// The engine task's state.
 pub struct Engine {
     federations: Federations,
+    documents: Documents,
+    /// This platform's key: signs its own changes.
+    signing: SigningKey,
     /// Addresses given with `--bootstrap`, by peer; dialled whenever that peer is allowed
     /// and not connected (identity cards supply the others).
     bootstrap: HashMap<PeerId, Vec<Multiaddr>>,
@@ -67,13 +77,23 @@ pub struct Engine {
     fetched: mpsc::Receiver<Fetched>,
     fetched_sender: mpsc::Sender<Fetched>,
     /// Fetches under way, so that announcements and timers do not pile them up.
-    in_flight: HashSet<(PeerId, FederationId)>,
+    in_flight: HashSet<(PeerId, FederationId, FetchKind)>,
 }
 
-/// The answer of one chain fetch.
+/// What a fetch asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum FetchKind {
+    /// Chain records after our head.
+    Chain,
+    /// Platforms registry envelopes missing from our heads.
+    Registry,
+}
+
+/// The answer of one fetch.
 struct Fetched {
     peer: PeerId,
     federation: FederationId,
+    kind: FetchKind,
     response: Result<SyncResponse, NetError>,
 }
 
@@ -83,12 +103,17 @@ struct Fetched {
 ///
 /// [`EngineError::Store`] if the stored chains cannot be read.
 pub fn new(
-    me: PlatformId,
+    signing: SigningKey,
     store: Arc<dyn Store>,
     net: NetClient,
     config: EngineConfig,
 ) -> Result<(EngineHandle, Engine), EngineError> {
-    let federations = Federations::load(me, store)?;
+    let me = PlatformId::from(&signing);
+    let federations = Federations::load(me, store.clone())?;
+    let mut documents = Documents::new(store);
+    for (_, chain) in federations.iter() {
+        documents.open(chain)?;
+    }
     let mut bootstrap: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
     for address in &config.bootstrap {
         match address.iter().find_map(|p| match p {
@@ -105,6 +130,8 @@ pub fn new(
         EngineHandle { sender },
         Engine {
             federations,
+            documents,
+            signing,
             bootstrap,
             net,
             config,
@@ -114,6 +141,13 @@ pub fn new(
             in_flight: HashSet::new(),
         },
     ))
+}
+
+/// Milliseconds since the epoch, for the time of our own changes.
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Whole seconds since the epoch, for membership checks.
@@ -199,6 +233,20 @@ impl Engine {
                     peers,
                 });
             }
+            EngineCommand::SetProfile {
+                federation,
+                profile,
+                reply,
+            } => {
+                let result = self.set_profile(federation, &profile).await;
+                let _ = reply.send(result);
+            }
+            EngineCommand::Platforms { federation, reply } => {
+                let _ = reply.send(self.platforms(&federation));
+            }
+            EngineCommand::Refusals { federation, reply } => {
+                let _ = reply.send(self.documents.refusals(federation.as_ref()));
+            }
             EngineCommand::Chain { federation, reply } => {
                 let result = self
                     .federations
@@ -218,6 +266,13 @@ impl Engine {
     async fn after_chain_change(&mut self, federation: &FederationId, outcome: &ReceiveOutcome) {
         if outcome.appended == 0 {
             return;
+        }
+        if let Some(chain) = self.federations.get(federation) {
+            let opened = self.documents.open(chain);
+            let rebuilt = opened.and_then(|_| self.documents.rebuild(federation, chain));
+            if let Err(e) = rebuilt {
+                warn!(fed = %federation.fmt_short(), error = %e, "cannot re-check documents");
+            }
         }
         self.refresh_peers().await;
         if let Some(chain) = self.federations.get(federation) {
@@ -275,7 +330,8 @@ impl Engine {
         match event {
             NetEvent::PeerConnected(peer) => {
                 for federation in self.federations.shared_with(&peer, now()) {
-                    self.fetch_chain(peer, federation).await;
+                    self.fetch(peer, federation, FetchKind::Chain).await;
+                    self.fetch(peer, federation, FetchKind::Registry).await;
                 }
             }
             NetEvent::PeerDisconnected(_) => {}
@@ -290,6 +346,9 @@ impl Engine {
                         debug!(peer = %source, error = %e, "malformed announcement");
                         MessageAcceptance::Reject
                     }
+                    Ok(Announcement::Change { envelope }) => {
+                        self.receive_remote(source, *envelope).await
+                    }
                     Ok(Announcement::ChainHead {
                         federation, seq, ..
                     }) => {
@@ -301,7 +360,7 @@ impl Engine {
                                 .get(&federation)
                                 .map_or(0, |c| c.state().seq);
                             if seq > ours {
-                                self.fetch_chain(source, federation).await;
+                                self.fetch(source, federation, FetchKind::Chain).await;
                             }
                             MessageAcceptance::Accept
                         }
@@ -322,6 +381,29 @@ impl Engine {
 
     fn answer(&self, peer: &PeerId, request: SyncRequest) -> SyncResponse {
         match request {
+            SyncRequest::Document {
+                federation,
+                document,
+                heads,
+            } => {
+                let doc = self
+                    .documents
+                    .get(&document)
+                    .filter(|d| d.federation() == federation)
+                    .filter(|_| self.federations.is_member(&federation, peer, now()));
+                match doc {
+                    None => SyncResponse::Refused {
+                        reason: "not a shared document".into(),
+                    },
+                    Some(doc) => SyncResponse::Envelopes {
+                        envelopes: doc
+                            .envelopes_missing_from(&heads)
+                            .into_iter()
+                            .take(MAX_ENVELOPES_PER_RESPONSE)
+                            .collect(),
+                    },
+                }
+            }
             SyncRequest::Chain {
                 federation,
                 after_seq,
@@ -350,19 +432,33 @@ impl Engine {
         }
     }
 
-    /// Asks `peer` for the records of `federation` after our head, in a task; the answer
-    /// comes back through `fetched`.
-    async fn fetch_chain(&mut self, peer: PeerId, federation: FederationId) {
-        if !self.in_flight.insert((peer, federation)) {
+    /// Asks `peer` for what we may lack of `federation` (its chain after our head, or the
+    /// registry envelopes missing from our heads), in a task; the answer comes back
+    /// through `fetched`.
+    async fn fetch(&mut self, peer: PeerId, federation: FederationId, kind: FetchKind) {
+        if !self.in_flight.insert((peer, federation, kind)) {
             return;
         }
-        let after_seq = self
-            .federations
-            .get(&federation)
-            .map_or(0, |c| c.state().seq);
-        let request = SyncRequest::Chain {
-            federation,
-            after_seq,
+        let request = match kind {
+            FetchKind::Chain => SyncRequest::Chain {
+                federation,
+                after_seq: self
+                    .federations
+                    .get(&federation)
+                    .map_or(0, |c| c.state().seq),
+            },
+            FetchKind::Registry => {
+                let document = DocId::platforms_registry(&federation);
+                SyncRequest::Document {
+                    federation,
+                    document,
+                    heads: self
+                        .documents
+                        .get(&document)
+                        .map(|d| d.heads())
+                        .unwrap_or_default(),
+                }
+            }
         };
         let net = self.net.clone();
         let done = self.fetched_sender.clone();
@@ -372,6 +468,7 @@ impl Engine {
                 .send(Fetched {
                     peer,
                     federation,
+                    kind,
                     response,
                 })
                 .await;
@@ -382,43 +479,145 @@ impl Engine {
         let Fetched {
             peer,
             federation,
+            kind,
             response,
         } = done;
-        self.in_flight.remove(&(peer, federation));
-        let records = match response {
-            Ok(SyncResponse::Chain { records }) => records,
+        self.in_flight.remove(&(peer, federation, kind));
+        match response {
+            Ok(SyncResponse::Chain { records }) => {
+                if records.is_empty() {
+                    return;
+                }
+                let full = records.len() >= MAX_RECORDS_PER_RESPONSE;
+                match self.federations.receive(&federation, records) {
+                    Ok(outcome) => {
+                        self.after_chain_change(&federation, &outcome).await;
+                        if full && outcome.appended > 0 && outcome.refused.is_none() {
+                            // More may follow: ask again from the new head.
+                            self.fetch(peer, federation, FetchKind::Chain).await;
+                        }
+                    }
+                    Err(e) => {
+                        warn!(fed = %federation.fmt_short(), error = %e, "cannot store chain records");
+                    }
+                }
+            }
+            Ok(SyncResponse::Envelopes { envelopes }) => {
+                let full = envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE;
+                let mut progressed = false;
+                for env in envelopes {
+                    if env.federation != federation {
+                        continue;
+                    }
+                    progressed |= self.receive_envelope(env) == MessageAcceptance::Accept;
+                }
+                if full && progressed {
+                    self.fetch(peer, federation, FetchKind::Registry).await;
+                }
+            }
             Ok(SyncResponse::Refused { reason }) => {
-                debug!(peer = %peer, fed = %federation.fmt_short(), %reason, "chain sync refused");
-                return;
+                debug!(peer = %peer, fed = %federation.fmt_short(), %reason, "sync refused");
             }
-            Err(e) => {
-                debug!(peer = %peer, error = %e, "chain sync failed");
-                return;
-            }
-        };
-        if records.is_empty() {
-            return;
+            Err(e) => debug!(peer = %peer, error = %e, "sync failed"),
         }
-        let full = records.len() >= MAX_RECORDS_PER_RESPONSE;
-        match self.federations.receive(&federation, records) {
-            Ok(outcome) => {
-                self.after_chain_change(&federation, &outcome).await;
-                if full && outcome.appended > 0 && outcome.refused.is_none() {
-                    // More may follow: ask again from the new head.
-                    self.fetch_chain(peer, federation).await;
+    }
+
+    /// Checks and stores an envelope from a peer; the verdict is also gossip's.
+    fn receive_envelope(&mut self, env: ChangeEnvelope) -> MessageAcceptance {
+        let Some(chain) = self.federations.get(&env.federation) else {
+            return MessageAcceptance::Ignore;
+        };
+        let change = env.change_hash;
+        match self.documents.receive(chain, env) {
+            Ok(received) => {
+                if received.refused.iter().any(|r| r.change_hash == change) {
+                    MessageAcceptance::Reject
+                } else {
+                    MessageAcceptance::Accept
                 }
             }
             Err(e) => {
-                warn!(fed = %federation.fmt_short(), error = %e, "cannot store chain records")
+                warn!(error = %e, "cannot store a received change");
+                MessageAcceptance::Ignore
             }
         }
+    }
+
+    async fn receive_remote(&mut self, source: PeerId, env: ChangeEnvelope) -> MessageAcceptance {
+        if !self.federations.is_member(&env.federation, &source, now()) {
+            return MessageAcceptance::Reject;
+        }
+        self.receive_envelope(env)
+    }
+
+    /// Makes, checks, stores and announces this platform's own profile change.
+    async fn set_profile(
+        &mut self,
+        federation: FederationId,
+        profile: &PlatformProfile,
+    ) -> Result<Option<ChangeHash>, EngineError> {
+        let chain = self
+            .federations
+            .get(&federation)
+            .ok_or(EngineError::UnknownFederation(federation))?;
+        let id = self.documents.open(chain)?;
+        let doc = self
+            .documents
+            .get(&id)
+            .ok_or(EngineError::UnknownFederation(federation))?;
+        let now_ms = now_millis();
+        let env = profile_change(doc, chain, &self.signing, profile, now_ms)
+            .map_err(|e| EngineError::InvalidProfile(e.to_string()))?;
+        let Some(env) = env else {
+            return Ok(None);
+        };
+        let change = env.change_hash;
+        let received = self.documents.receive(chain, env.clone())?;
+        if let Some(refusal) = received.refused.iter().find(|r| r.change_hash == change) {
+            return Err(EngineError::Refused(refusal.to_string()));
+        }
+        let announcement = Announcement::Change {
+            envelope: Box::new(env),
+        };
+        if let Err(e) = self.net.publish(federation, announcement.to_bytes()).await {
+            debug!(fed = %federation.fmt_short(), error = %e, "change not gossiped; anti-entropy will carry it");
+        }
+        Ok(Some(change))
+    }
+
+    /// The registry entries merged with what the chain says of each member.
+    fn platforms(&self, federation: &FederationId) -> Result<Vec<PlatformEntry>, EngineError> {
+        let chain = self
+            .federations
+            .get(federation)
+            .ok_or(EngineError::UnknownFederation(*federation))?;
+        let profiles = self
+            .documents
+            .get(&DocId::platforms_registry(federation))
+            .map(|d| read_profiles(d.automerge()))
+            .unwrap_or_default();
+        let now = now();
+        Ok(chain
+            .state()
+            .members
+            .iter()
+            .map(|(id, m)| PlatformEntry {
+                platform_id: *id,
+                name: m.card.name.clone(),
+                role: m.role,
+                rights: m.rights.clone(),
+                status: m.status(now),
+                profile: profiles.get(id).cloned(),
+            })
+            .collect())
     }
 
     async fn anti_entropy_all(&mut self) {
         let peers = self.net.connected_peers().await.unwrap_or_default();
         for peer in peers {
             for federation in self.federations.shared_with(&peer, now()) {
-                self.fetch_chain(peer, federation).await;
+                self.fetch(peer, federation, FetchKind::Chain).await;
+                self.fetch(peer, federation, FetchKind::Registry).await;
             }
         }
     }

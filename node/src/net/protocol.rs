@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use fed_crdt::chain::record::Record;
-use fed_crdt::ids::FederationId;
+use fed_crdt::envelope::ChangeEnvelope;
+use fed_crdt::ids::{ChangeHash, DocId, FederationId};
 use libp2p::gossipsub::{self, IdentTopic, TopicHash};
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,9 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fednet/sync/1");
 pub const MAX_SYNC_REQUEST_BYTES: u64 = 64 * 1024;
 /// Largest sync response accepted, in bytes; larger answers are split by the responder.
 pub const MAX_SYNC_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
+/// Most envelopes in one sync response (64 changes of at most 64 KiB stay under the
+/// response limit).
+pub const MAX_ENVELOPES_PER_RESPONSE: usize = 64;
 /// Largest gossip message, in bytes: gossip carries announcements and small changes only.
 pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
 /// Most topics one subscription message of a remote peer may carry.
@@ -35,6 +39,15 @@ pub enum SyncRequest {
         /// The highest seq the requester holds.
         after_seq: u64,
     },
+    /// "Here are my heads of this document; send me the envelopes I lack."
+    Document {
+        /// The federation.
+        federation: FederationId,
+        /// The document.
+        document: DocId,
+        /// The requester's heads (empty if it has nothing).
+        heads: Vec<ChangeHash>,
+    },
 }
 
 /// The answer to a [`SyncRequest`].
@@ -44,6 +57,12 @@ pub enum SyncResponse {
     Chain {
         /// The records.
         records: Vec<Record>,
+    },
+    /// Envelopes the requester lacks, in causal order (possibly fewer than exist: ask
+    /// again with the new heads).
+    Envelopes {
+        /// The envelopes.
+        envelopes: Vec<ChangeEnvelope>,
     },
     /// The responder will not answer (not a shared federation, over a limit, ...).
     Refused {
@@ -64,6 +83,11 @@ pub enum Announcement {
         seq: u64,
         /// The head's hash.
         head: fed_crdt::ids::RecordHash,
+    },
+    /// A new change, small enough to travel by gossip.
+    Change {
+        /// The signed envelope.
+        envelope: Box<ChangeEnvelope>,
     },
 }
 

@@ -1,0 +1,268 @@
+//! Accepting a change whose dependencies are all accepted: the author's sequence, the
+//! field-level rules on a fork, equivocation, and finally the real document.
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use automerge::{Automerge, ReadDoc};
+
+use super::{history, Document, Entry, Outcome, RefusedChange};
+use crate::envelope::{Refusal, RefusalCheck};
+use crate::ids::ChangeHash;
+use crate::registry::rules::{self, RuleInput};
+
+impl Document {
+    /// Runs the checks that need the dependencies, then applies the change. Everything
+    /// refused here is refused for good (the payload is bound to the author by now).
+    pub(super) fn accept(&mut self, entry: Entry, out: &mut Vec<Outcome>) {
+        if let Err(refusal) = self
+            .check_sequence(&entry)
+            .and_then(|()| self.check_rules(&entry))
+        {
+            self.refuse(&entry.env, Some(&entry.change), refusal, out);
+            return;
+        }
+        let seq = entry.change.seq();
+        let key = (entry.env.author, seq);
+        if let Some(other) = self.seqs.get(&key).copied() {
+            let reason = |a: ChangeHash, b: ChangeHash| {
+                format!(
+                    "{} made changes {a} and {b} with the same sequence number {seq}; both are refused",
+                    entry.env.author
+                )
+            };
+            let ours = entry.env.refusal(
+                RefusalCheck::Equivocation,
+                reason(entry.env.change_hash, other),
+            );
+            self.refuse(&entry.env, Some(&entry.change), ours, out);
+            let theirs = self
+                .index
+                .get(&other)
+                .and_then(|i| self.accepted.get(*i))
+                .map(|e| {
+                    e.env.refusal(
+                        RefusalCheck::Equivocation,
+                        reason(other, entry.env.change_hash),
+                    )
+                });
+            self.exclude(theirs.into_iter().collect(), out);
+            return;
+        }
+        if let Err(e) = self.doc.apply_changes([entry.change.clone()]) {
+            let refusal = entry.env.refusal(
+                RefusalCheck::Malformed,
+                format!("Automerge cannot apply the change: {e}"),
+            );
+            self.refuse(&entry.env, Some(&entry.change), refusal, out);
+            self.materialise(out);
+            return;
+        }
+        self.seqs.insert(key, entry.env.change_hash);
+        self.index
+            .insert(entry.env.change_hash, self.accepted.len());
+        out.push(Outcome::Accepted(entry.env.clone()));
+        self.accepted.push(entry);
+    }
+
+    /// The author's sequence number must be one more than the number of its changes in
+    /// the change's history: its changes form one line, as Automerge requires.
+    fn check_sequence(&self, entry: &Entry) -> Result<(), Refusal> {
+        let past = history::ancestors(&entry.env.deps, |h| self.accepted_deps(h));
+        let own = past
+            .iter()
+            .filter_map(|h| self.index.get(h))
+            .filter(|i| {
+                self.accepted
+                    .get(**i)
+                    .is_some_and(|e| e.env.author == entry.env.author)
+            })
+            .count() as u64;
+        let seq = entry.change.seq();
+        if own.checked_add(1) == Some(seq) {
+            Ok(())
+        } else {
+            Err(entry.env.refusal(
+                RefusalCheck::Sequence,
+                format!(
+                    "change has sequence number {seq}, but its history holds {own} changes of {}",
+                    entry.env.author
+                ),
+            ))
+        }
+    }
+
+    /// Check 8: applies the change to a fork at its dependencies and lets the rules of
+    /// the document's kind examine the patches and the result.
+    fn check_rules(&self, entry: &Entry) -> Result<(), Refusal> {
+        let refuse = |check, reason: String| entry.env.refusal(check, reason);
+        let mut deps = entry.change.deps().to_vec();
+        deps.sort_unstable();
+        let fork = if deps == self.doc.get_heads() {
+            self.doc.clone()
+        } else if deps.is_empty() {
+            Automerge::new()
+        } else {
+            self.doc.fork_at(&deps).map_err(|e| {
+                refuse(
+                    RefusalCheck::Malformed,
+                    format!("cannot fork the document at the change's dependencies: {e}"),
+                )
+            })?
+        };
+        let before = fork.get_heads();
+        let change = entry.change.clone();
+        let hash = change.hash();
+        // Automerge asserts on some malformed changes; the fork is thrown away either way.
+        // Once applied, the change is read back from the fork: operations whose
+        // predecessors lie elsewhere in the document apply, but read back (and save) as
+        // another change, leaving a document whose saved form no longer loads.
+        let applied = catch_unwind(AssertUnwindSafe(move || {
+            let mut fork = fork;
+            fork.apply_changes([change]).map(|()| {
+                let read_back = fork.get_change_by_hash(&hash).map(|c| c.hash());
+                (fork, read_back)
+            })
+        }));
+        let fork =
+            match applied {
+                Ok(Ok((fork, Some(read_back)))) if read_back == hash => fork,
+                Ok(Ok((_, None))) => {
+                    return Err(refuse(
+                        RefusalCheck::Malformed,
+                        "Automerge did not apply the change on its dependencies".into(),
+                    ))
+                }
+                Ok(Ok((_, Some(_)))) => return Err(refuse(
+                    RefusalCheck::Malformed,
+                    "the change's operations name predecessors that are not where they claim to be"
+                        .into(),
+                )),
+                Ok(Err(e)) => {
+                    return Err(refuse(
+                        RefusalCheck::Malformed,
+                        format!("Automerge cannot apply the change: {e}"),
+                    ))
+                }
+                Err(_) => {
+                    return Err(refuse(
+                        RefusalCheck::Malformed,
+                        "Automerge cannot apply the change: malformed operations".into(),
+                    ))
+                }
+            };
+        let after = fork.get_heads();
+        let patches = fork.diff(&before, &after);
+        let input = RuleInput {
+            author: entry.env.author,
+            patches: &patches,
+            after: &fork,
+        };
+        rules::check(self.id.kind, &input).map_err(|reason| refuse(RefusalCheck::Rule, reason))
+    }
+
+    /// Removes accepted changes for good, with every accepted change that depends on
+    /// them, and rebuilds the document without them.
+    pub(super) fn exclude(&mut self, refusals: Vec<Refusal>, out: &mut Vec<Outcome>) {
+        let mut gone: HashSet<ChangeHash> = HashSet::new();
+        for refusal in refusals {
+            let hash = refusal.change_hash;
+            if let Some(entry) = self.index.get(&hash).and_then(|i| self.accepted.get(*i)) {
+                self.refused.insert(
+                    hash,
+                    RefusedChange {
+                        refusal: refusal.clone(),
+                        deps: entry.env.deps.clone(),
+                    },
+                );
+                gone.insert(hash);
+                out.push(Outcome::Refused(refusal));
+            }
+        }
+        if gone.is_empty() {
+            return;
+        }
+        for entry in &self.accepted {
+            if gone.contains(&entry.env.change_hash) {
+                continue;
+            }
+            if let Some(dep) = entry.env.deps.iter().find(|d| gone.contains(*d)) {
+                let refusal = entry.env.refusal(
+                    RefusalCheck::Dependency,
+                    format!("depends on change {dep}, which was refused"),
+                );
+                self.refused.insert(
+                    entry.env.change_hash,
+                    RefusedChange {
+                        refusal: refusal.clone(),
+                        deps: entry.env.deps.clone(),
+                    },
+                );
+                gone.insert(entry.env.change_hash);
+                out.push(Outcome::Refused(refusal));
+            }
+        }
+        let kept: Vec<Entry> = std::mem::take(&mut self.accepted)
+            .into_iter()
+            .filter(|e| !gone.contains(&e.env.change_hash))
+            .collect();
+        self.set_accepted(kept);
+        self.materialise(out);
+    }
+
+    /// Replaces the accepted list (in causal order) and the indexes derived from it.
+    pub(super) fn set_accepted(&mut self, accepted: Vec<Entry>) {
+        self.index = accepted
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.env.change_hash, i))
+            .collect();
+        self.seqs = accepted
+            .iter()
+            .map(|e| ((e.env.author, e.change.seq()), e.env.change_hash))
+            .collect();
+        self.accepted = accepted;
+    }
+
+    /// Rebuilds the Automerge document from the accepted changes. A change Automerge
+    /// cannot apply (which the checks should make impossible) is dropped from the
+    /// accepted list with its descendants, and reported.
+    pub(super) fn materialise(&mut self, out: &mut Vec<Outcome>) {
+        let mut doc = Automerge::new();
+        let mut failed: HashSet<ChangeHash> = HashSet::new();
+        for entry in &self.accepted {
+            let result = match entry.env.deps.iter().find(|d| failed.contains(*d)) {
+                Some(dep) => Err((
+                    RefusalCheck::Dependency,
+                    format!("depends on change {dep}, which was refused"),
+                )),
+                None => doc.apply_changes([entry.change.clone()]).map_err(|e| {
+                    (
+                        RefusalCheck::Malformed,
+                        format!("Automerge cannot apply the change: {e}"),
+                    )
+                }),
+            };
+            if let Err((check, reason)) = result {
+                let refusal = entry.env.refusal(check, reason);
+                failed.insert(entry.env.change_hash);
+                self.refused.insert(
+                    entry.env.change_hash,
+                    RefusedChange {
+                        refusal: refusal.clone(),
+                        deps: entry.env.deps.clone(),
+                    },
+                );
+                out.push(Outcome::Refused(refusal));
+            }
+        }
+        if !failed.is_empty() {
+            let kept = std::mem::take(&mut self.accepted)
+                .into_iter()
+                .filter(|e| !failed.contains(&e.env.change_hash))
+                .collect();
+            self.set_accepted(kept);
+        }
+        self.doc = doc;
+    }
+}

@@ -1,0 +1,339 @@
+//! One registry document as a state machine: envelopes in, outcomes out.
+//!
+//! [`Document::receive`] takes one envelope from anywhere (the local platform, gossip,
+//! anti-entropy, storage at start-up) and returns what became of it, and of any envelope
+//! it released or excluded:
+//!
+//! - checks 1 to 6 run first ([`crate::envelope::check_envelope`]);
+//! - check 7: an envelope whose dependencies are not all accepted waits in a buffer
+//!   (at most [`MAX_PENDING_PER_AUTHOR`](crate::limits::MAX_PENDING_PER_AUTHOR) per
+//!   author; beyond that the oldest are dropped), as does one citing a record the chain
+//!   does not have yet, or one whose revocation frontier cannot be decided yet;
+//! - then the author's changes must follow each other (its Automerge sequence number is
+//!   one more than the number of its changes in the change's history);
+//! - check 8: the change is applied to a fork of the document at its dependencies and
+//!   the kind's rules examine the patches; a refused change never touches the document.
+//!   A change whose operations Automerge cannot apply on that fork, or that does not read
+//!   back from it as the same change (operations naming predecessors elsewhere in the
+//!   document), is refused as malformed;
+//! - an author that makes two different changes with one sequence number (which
+//!   Automerge cannot hold together) gets both refused, whichever came first.
+//!
+//! Refusals that any envelope of the same change would get
+//! ([`RefusalCheck::refuses_the_change`]) refuse the change for good, and its
+//! descendants with it. The others refuse one
+//! envelope: another envelope of the same change may still be accepted, and descendants
+//! wait for it.
+//!
+//! The Automerge document is always materialised from the accepted envelopes. When the
+//! chain changes (a revocation with its frontier, say), [`Document::rebuild`] re-checks
+//! them and rebuilds the document without those now excluded and their descendants, so
+//! every node ends in the same state whatever the arrival order.
+
+mod accept;
+mod buffer;
+mod history;
+mod rebuild;
+
+use std::collections::HashMap;
+
+use automerge::{Automerge, Change};
+
+use crate::chain::Chain;
+use crate::envelope::check::check_envelope;
+use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck, Rejection, Wait};
+use crate::ids::{ChangeHash, DocId, FederationId, PlatformId, RecordHash};
+use buffer::{Buffer, Pending, Waiting};
+
+/// What became of an envelope.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Outcome {
+    /// The change is applied to the document; store the envelope.
+    Accepted(ChangeEnvelope),
+    /// The envelope is refused. A refusal never names a change that stays accepted: if
+    /// its change had been accepted before (a revocation or an equivocation came to light
+    /// since), it has left the document.
+    Refused(Refusal),
+    /// The envelope waits (for dependencies, the chain, or the frontier's history).
+    Buffered {
+        /// The change it carries.
+        change_hash: ChangeHash,
+    },
+    /// A buffered envelope was dropped to keep its author within the buffer cap.
+    Dropped {
+        /// The change it carried.
+        change_hash: ChangeHash,
+    },
+}
+
+/// An accepted envelope and its decoded change.
+#[derive(Clone, Debug)]
+struct Entry {
+    env: ChangeEnvelope,
+    change: Change,
+}
+
+/// A change refused for good, with its dependencies (known to be its own), which still
+/// count as history for revocation frontiers.
+#[derive(Clone, Debug)]
+struct RefusedChange {
+    refusal: Refusal,
+    deps: Vec<ChangeHash>,
+}
+
+/// A registry document built from accepted envelopes.
+#[derive(Clone, Debug)]
+pub struct Document {
+    id: DocId,
+    federation: FederationId,
+    /// Materialised from `accepted`, in that order; never touched by anything else.
+    doc: Automerge,
+    /// Accepted envelopes in causal order (each after its dependencies).
+    accepted: Vec<Entry>,
+    /// Position in `accepted` by change hash.
+    index: HashMap<ChangeHash, usize>,
+    /// The accepted change of each author and sequence number, to detect equivocation.
+    seqs: HashMap<(PlatformId, u64), ChangeHash>,
+    buffer: Buffer,
+    /// Changes refused for good: their descendants are refused too.
+    refused: HashMap<ChangeHash, RefusedChange>,
+    /// The chain head the accepted set was last checked against.
+    chain_head: RecordHash,
+}
+
+impl Document {
+    /// An empty document of `chain`'s federation.
+    pub fn new(id: DocId, chain: &Chain) -> Document {
+        Document {
+            id,
+            federation: chain.federation(),
+            doc: Automerge::new(),
+            accepted: Vec::new(),
+            index: HashMap::new(),
+            seqs: HashMap::new(),
+            buffer: Buffer::default(),
+            refused: HashMap::new(),
+            chain_head: chain.head(),
+        }
+    }
+
+    /// A document rebuilt from stored envelopes (in any order), with what became of each.
+    pub fn from_envelopes(
+        id: DocId,
+        chain: &Chain,
+        envelopes: impl IntoIterator<Item = ChangeEnvelope>,
+    ) -> (Document, Vec<Outcome>) {
+        let mut doc = Document::new(id, chain);
+        let mut outcomes = Vec::new();
+        for env in envelopes {
+            outcomes.extend(doc.receive(chain, env));
+        }
+        (doc, outcomes)
+    }
+
+    /// The document's id.
+    pub fn id(&self) -> DocId {
+        self.id
+    }
+
+    /// The federation it belongs to.
+    pub fn federation(&self) -> FederationId {
+        self.federation
+    }
+
+    /// The Automerge document materialised from the accepted envelopes.
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// The document's heads, sorted.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc
+            .get_heads()
+            .into_iter()
+            .map(ChangeHash::from)
+            .collect()
+    }
+
+    /// The accepted envelopes in causal order: the audit trail of this document.
+    pub fn accepted(&self) -> impl ExactSizeIterator<Item = &ChangeEnvelope> {
+        self.accepted.iter().map(|e| &e.env)
+    }
+
+    /// Whether the change is accepted.
+    pub fn is_accepted(&self, change: &ChangeHash) -> bool {
+        self.index.contains_key(change)
+    }
+
+    /// The changes refused for good (with their descendants), in no particular order.
+    pub fn refusals(&self) -> impl Iterator<Item = &Refusal> {
+        self.refused.values().map(|r| &r.refusal)
+    }
+
+    /// How many envelopes wait in the buffer.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// How many envelopes of `author` wait in the buffer.
+    pub fn buffered_for(&self, author: &PlatformId) -> usize {
+        self.buffer.len_for(author)
+    }
+
+    /// The accepted envelopes that a peer whose document has `their_heads` lacks, in
+    /// causal order. Heads we do not know are ignored (the peer has something we lack).
+    pub fn envelopes_missing_from(&self, their_heads: &[ChangeHash]) -> Vec<ChangeEnvelope> {
+        let theirs = history::ancestors(their_heads, |h| self.accepted_deps(h));
+        self.accepted
+            .iter()
+            .filter(|e| !theirs.contains(&e.env.change_hash))
+            .map(|e| e.env.clone())
+            .collect()
+    }
+
+    /// Takes one envelope and returns what became of it and of every envelope it released
+    /// or excluded. If `chain` has changed since the last call, the document is first
+    /// rebuilt against it (see [`Document::rebuild`]).
+    pub fn receive(&mut self, chain: &Chain, env: ChangeEnvelope) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        if chain.head() != self.chain_head {
+            out.extend(self.rebuild(chain));
+        }
+        self.admit(chain, env, &mut out);
+        self.release(&mut out);
+        self.settle_frontier(chain, &mut out);
+        self.release(&mut out);
+        out
+    }
+
+    /// Runs checks 1 to 6 on a new envelope and places it.
+    fn admit(&mut self, chain: &Chain, env: ChangeEnvelope, out: &mut Vec<Outcome>) {
+        let hash = env.change_hash;
+        if self.index.contains_key(&hash)
+            || self.refused.contains_key(&hash)
+            || self.buffer.holds(&env)
+        {
+            return;
+        }
+        if env.document != self.id {
+            let reason = format!("envelope is for {}, not {}", env.document, self.id);
+            out.push(Outcome::Refused(
+                env.refusal(RefusalCheck::Document, reason),
+            ));
+            return;
+        }
+        match check_envelope(chain, &env, self) {
+            Ok(change) => self.place(env, change, true, out),
+            Err(Rejection::Waiting(Wait::Chain { .. })) => self.wait(
+                Pending {
+                    env,
+                    change: None,
+                    waiting: Waiting::Chain,
+                },
+                true,
+                out,
+            ),
+            Err(Rejection::Waiting(Wait::Frontier { change })) => self.wait(
+                Pending {
+                    env,
+                    change: Some(*change),
+                    waiting: Waiting::Frontier,
+                },
+                true,
+                out,
+            ),
+            Err(Rejection::Refused(refusal)) => self.refuse(&env, None, refusal, out),
+        }
+    }
+
+    /// Check 7 for an envelope that passed 1 to 6: accept it, buffer it, or refuse it
+    /// because a dependency was refused for good. Envelopes this releases are left to
+    /// [`Document::release`], so that a long chain of them is not decided recursively.
+    fn place(
+        &mut self,
+        env: ChangeEnvelope,
+        change: Change,
+        announce: bool,
+        out: &mut Vec<Outcome>,
+    ) {
+        if let Some(dep) = env.deps.iter().find(|d| self.refused.contains_key(*d)) {
+            let reason = format!("depends on change {dep}, which was refused");
+            let refusal = env.refusal(RefusalCheck::Dependency, reason);
+            self.refuse(&env, Some(&change), refusal, out);
+            return;
+        }
+        if env.deps.iter().all(|d| self.index.contains_key(d)) {
+            self.accept(Entry { env, change }, out);
+        } else {
+            let pending = Pending {
+                env,
+                change: Some(change),
+                waiting: Waiting::Deps,
+            };
+            self.wait(pending, announce, out);
+        }
+    }
+
+    /// Buffers an envelope (announcing it if it is new) and enforces the author's cap.
+    fn wait(&mut self, pending: Pending, announce: bool, out: &mut Vec<Outcome>) {
+        let change_hash = pending.env.change_hash;
+        let dropped = self.buffer.push(pending);
+        if announce && !dropped.contains(&change_hash) {
+            out.push(Outcome::Buffered { change_hash });
+        }
+        out.extend(
+            dropped
+                .into_iter()
+                .map(|change_hash| Outcome::Dropped { change_hash }),
+        );
+    }
+
+    /// Records a refusal. One that holds for the change itself is kept against its hash
+    /// (so that [`Document::release`] refuses its buffered descendants) once the payload
+    /// is known to be that change by that author; `change` is the decoded change if check
+    /// 6 has passed.
+    fn refuse(
+        &mut self,
+        env: &ChangeEnvelope,
+        change: Option<&Change>,
+        refusal: Refusal,
+        out: &mut Vec<Outcome>,
+    ) {
+        if refusal.check.refuses_the_change() && (change.is_some() || env.decode().is_ok()) {
+            self.refused.insert(
+                env.change_hash,
+                RefusedChange {
+                    refusal: refusal.clone(),
+                    deps: env.deps.clone(),
+                },
+            );
+        }
+        out.push(Outcome::Refused(refusal));
+    }
+
+    /// Accepts or refuses every buffered envelope whose dependencies are now decided,
+    /// until none is left.
+    fn release(&mut self, out: &mut Vec<Outcome>) {
+        loop {
+            let ready = self.buffer.iter().find_map(|(arrival, p)| {
+                if p.waiting != Waiting::Deps {
+                    return None;
+                }
+                let decided = p.env.deps.iter().all(|d| self.index.contains_key(d))
+                    || p.env.deps.iter().any(|d| self.refused.contains_key(d));
+                decided.then_some(arrival)
+            });
+            let Some(arrival) = ready else {
+                return;
+            };
+            let Some(pending) = self.buffer.remove(arrival) else {
+                return;
+            };
+            match pending.change {
+                Some(change) => self.place(pending.env, change, false, out),
+                None => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Field-level rules (check 8): what a change may do to a document of each kind.
+//!
+//! A change is applied to a fork of the document at its dependencies, and the patches
+//! between the fork before and after are examined along with the resulting state. One
+//! file per document kind; a kind without rules refuses every change.
+
+mod platforms;
+
+use automerge::{Automerge, Patch};
+
+use crate::ids::{DocKind, PlatformId};
+
+/// What a rule sees of one change.
+pub(crate) struct RuleInput<'a> {
+    /// The change's author (already bound to its actor id).
+    pub author: PlatformId,
+    /// The patches from the fork at the change's dependencies to the fork with it.
+    pub patches: &'a [Patch],
+    /// The fork with the change applied.
+    pub after: &'a Automerge,
+}
+
+/// Checks one change against the rules of `kind`; the error says why it is refused.
+pub(crate) fn check(kind: DocKind, input: &RuleInput<'_>) -> Result<(), String> {
+    match kind {
+        DocKind::Platforms => platforms::check(input),
+        DocKind::Project | DocKind::Export => Err(format!("no rules for {kind} documents yet")),
+    }
+}

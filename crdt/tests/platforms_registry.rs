@@ -1,0 +1,660 @@
+//! The platforms registry from the attacker's side: field-level rules, dependency
+//! buffering and its cap, the author's sequence, equivocation, revocation frontiers, and
+//! convergence whatever the delivery order.
+
+mod common;
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, ObjType, ROOT};
+use fed_crdt::chain::Chain;
+use fed_crdt::envelope::{ChangeEnvelope, RefusalCheck};
+use fed_crdt::error::ProfileError;
+use fed_crdt::ids::{ChangeHash, DocId, PlatformId};
+use fed_crdt::limits::{MAX_NAME_BYTES, MAX_PENDING_PER_AUTHOR};
+use fed_crdt::registry::platforms::{profile_change, read_profiles, PlatformProfile};
+use fed_crdt::registry::{Document, Outcome};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use common::{key, pid, P1, P2, P3, T0};
+use support::*;
+
+/// Receives every envelope in order and returns all outcomes.
+fn receive_all(doc: &mut Document, chain: &Chain, envs: &[ChangeEnvelope]) -> Vec<Outcome> {
+    envs.iter()
+        .flat_map(|e| doc.receive(chain, e.clone()))
+        .collect()
+}
+
+/// The refusals a document holds for good, as (change, check).
+fn refusal_set(doc: &Document) -> BTreeSet<(ChangeHash, RefusalCheck)> {
+    doc.refusals().map(|r| (r.change_hash, r.check)).collect()
+}
+
+fn profiles(doc: &Document) -> BTreeMap<PlatformId, PlatformProfile> {
+    read_profiles(doc.automerge())
+}
+
+#[test]
+fn a_platform_sets_and_updates_its_own_profile() {
+    let chain = registry_chain();
+    let mut doc = registry(&chain);
+    let first = set_profile(&doc, &chain, P1, "AP-HP", T0 + 1_000);
+    assert!(first.deps.is_empty());
+    accept(&mut doc, &chain, first.clone());
+    assert_eq!(
+        profiles(&doc),
+        BTreeMap::from([(pid(P1), profile("AP-HP"))])
+    );
+
+    // Nothing to change: no change at all.
+    let same = profile_change(&doc, &chain, &key(P1), &profile("AP-HP"), ms(T0 + 2_000));
+    assert!(same.unwrap().is_none());
+
+    let mut updated = profile("AP-HP");
+    updated.description = "Entrepôt de données de santé\nParis".into();
+    updated.addresses = vec![];
+    let second = profile_change(&doc, &chain, &key(P1), &updated, ms(T0 + 2_000))
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.deps, vec![first.change_hash]);
+    // Making the change did not touch the document.
+    assert_eq!(doc.heads(), vec![first.change_hash]);
+    accept(&mut doc, &chain, second.clone());
+    assert_eq!(profiles(&doc)[&pid(P1)], updated);
+    assert_eq!(doc.heads(), vec![second.change_hash]);
+    let trail: Vec<ChangeHash> = doc.accepted().map(|e| e.change_hash).collect();
+    assert_eq!(trail, vec![first.change_hash, second.change_hash]);
+}
+
+#[test]
+fn a_profile_over_its_limits_is_refused_locally() {
+    let chain = registry_chain();
+    let doc = registry(&chain);
+    let mut bad = profile("AP-HP");
+    bad.display_name = "x".repeat(MAX_NAME_BYTES + 1);
+    let err = profile_change(&doc, &chain, &key(P1), &bad, ms(T0 + 1_000)).unwrap_err();
+    assert!(
+        matches!(&err, ProfileError::Field { field, .. } if field == "display_name"),
+        "{err}"
+    );
+    let err = profile_change(&doc, &chain, &key(P1), &profile("AP-HP"), ms(T0)).unwrap_err();
+    assert!(matches!(err, ProfileError::ClockBehind { .. }), "{err}");
+    let project = Document::new(
+        DocId::random(fed_crdt::ids::DocKind::Project, [1; 16]),
+        &chain,
+    );
+    let err =
+        profile_change(&project, &chain, &key(P1), &profile("x"), ms(T0 + 1_000)).unwrap_err();
+    assert!(
+        matches!(err, ProfileError::NotPlatformsRegistry { .. }),
+        "{err}"
+    );
+}
+
+/// The registry with P1's and P2's profiles accepted.
+fn two_profiles() -> (Chain, Document) {
+    let chain = registry_chain();
+    let mut doc = registry(&chain);
+    let a = set_profile(&doc, &chain, P1, "AP-HP", T0 + 1_000);
+    accept(&mut doc, &chain, a);
+    let b = set_profile(&doc, &chain, P2, "HCL", T0 + 1_001);
+    accept(&mut doc, &chain, b);
+    (chain, doc)
+}
+
+/// P2 makes `edit` under its own actor and signs it; the registry must refuse it by a
+/// rule, untouched. Returns the reason.
+fn refused_rule(edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) -> String {
+    let (chain, mut doc) = two_profiles();
+    let before = (doc.heads(), profiles(&doc));
+    let change = raw_change(doc.automerge(), &actor(P2), ms(T0 + 2_000), edit);
+    let env = seal(P2, &chain, doc.id(), &change);
+    let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Rule);
+    assert_eq!(
+        (doc.heads(), profiles(&doc)),
+        before,
+        "a refused change never touches the document"
+    );
+    r.reason
+}
+
+#[test]
+fn editing_another_platforms_entry_is_refused() {
+    let victim = pid(P1).to_string();
+    let reason = refused_rule(|tx| {
+        let Some((_, obj)) = automerge::ReadDoc::get(tx, ROOT, victim.as_str()).unwrap() else {
+            panic!("P1 has an entry")
+        };
+        tx.put(&obj, "display_name", "pwned").unwrap();
+    });
+    assert!(reason.contains(&pid(P1).to_string()), "{reason}");
+}
+
+#[test]
+fn deleting_or_replacing_another_platforms_entry_is_refused() {
+    let victim = pid(P1).to_string();
+    refused_rule(|tx| tx.delete(ROOT, victim.as_str()).unwrap());
+    let victim = pid(P1).to_string();
+    refused_rule(|tx| {
+        tx.put_object(ROOT, victim.as_str(), ObjType::Map).unwrap();
+    });
+    // A key that is no platform at all.
+    refused_rule(|tx| tx.put(ROOT, "platforms", "mine").unwrap());
+}
+
+#[test]
+fn editing_own_entry_and_another_in_one_change_is_refused() {
+    let own = pid(P2).to_string();
+    let victim = pid(P1).to_string();
+    refused_rule(|tx| {
+        let Some((_, obj)) = automerge::ReadDoc::get(tx, ROOT, own.as_str()).unwrap() else {
+            panic!("P2 has an entry")
+        };
+        tx.put(&obj, "contact", "new").unwrap();
+        tx.delete(ROOT, victim.as_str()).unwrap();
+    });
+}
+
+fn own_entry_edit(
+    edit: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::ObjId),
+) -> String {
+    let own = pid(P2).to_string();
+    refused_rule(move |tx| {
+        let Some((_, obj)) = automerge::ReadDoc::get(tx, ROOT, own.as_str()).unwrap() else {
+            panic!("P2 has an entry")
+        };
+        edit(tx, &obj);
+    })
+}
+
+#[test]
+fn an_unknown_profile_field_is_refused() {
+    let reason = own_entry_edit(|tx, obj| tx.put(obj, "role", "admin").unwrap());
+    assert!(reason.contains("role"), "{reason}");
+}
+
+#[test]
+fn an_overlong_display_name_is_refused() {
+    let reason = own_entry_edit(|tx, obj| {
+        tx.put(obj, "display_name", "x".repeat(MAX_NAME_BYTES + 1))
+            .unwrap()
+    });
+    assert!(reason.contains("display_name"), "{reason}");
+}
+
+#[test]
+fn fields_of_the_wrong_type_or_missing_are_refused() {
+    own_entry_edit(|tx, obj| tx.put(obj, "display_name", 42_i64).unwrap());
+    own_entry_edit(|tx, obj| tx.put(obj, "addresses", "one").unwrap());
+    own_entry_edit(|tx, obj| {
+        let list = tx.put_object(obj, "addresses", ObjType::List).unwrap();
+        tx.insert(&list, 0, 7_u64).unwrap();
+    });
+    own_entry_edit(|tx, obj| tx.delete(obj, "contact").unwrap());
+    own_entry_edit(|tx, obj| {
+        let list = tx.put_object(obj, "addresses", ObjType::List).unwrap();
+        for i in 0..17 {
+            tx.insert(&list, i, format!("/ip4/10.0.0.{i}/tcp/1"))
+                .unwrap();
+        }
+    });
+    let own = pid(P2).to_string();
+    refused_rule(move |tx| tx.put(ROOT, own.as_str(), "just a string").unwrap());
+}
+
+#[test]
+fn a_platform_may_delete_its_own_entry() {
+    let (chain, mut doc) = two_profiles();
+    let own = pid(P2).to_string();
+    let change = raw_change(doc.automerge(), &actor(P2), ms(T0 + 2_000), |tx| {
+        tx.delete(ROOT, own.as_str()).unwrap()
+    });
+    let env = seal(P2, &chain, doc.id(), &change);
+    accept(&mut doc, &chain, env);
+    assert_eq!(profiles(&doc).keys().collect::<Vec<_>>(), vec![&pid(P1)]);
+}
+
+#[test]
+fn a_child_before_its_parent_waits_then_both_are_accepted() {
+    let chain = registry_chain();
+    let mut author = registry(&chain);
+    let parent = set_profile(&author, &chain, P1, "AP-HP", T0 + 1_000);
+    accept(&mut author, &chain, parent.clone());
+    let child = set_profile(&author, &chain, P1, "AP-HP 2", T0 + 1_001);
+
+    let mut doc = registry(&chain);
+    assert_eq!(
+        doc.receive(&chain, child.clone()),
+        vec![Outcome::Buffered {
+            change_hash: child.change_hash
+        }]
+    );
+    assert_eq!(doc.buffered(), 1);
+    assert!(doc.heads().is_empty());
+    let outcomes = doc.receive(&chain, parent.clone());
+    assert_eq!(
+        accepted(&outcomes),
+        vec![parent.change_hash, child.change_hash]
+    );
+    assert_eq!(doc.buffered(), 0);
+    assert_eq!(profiles(&doc)[&pid(P1)], profile("AP-HP 2"));
+    // Receiving either again changes nothing.
+    assert!(doc.receive(&chain, child).is_empty());
+}
+
+#[test]
+fn the_buffer_is_capped_per_author() {
+    let chain = registry_chain();
+    let registry_id = DocId::platforms_registry(&chain.federation());
+    // P1's own history: one profile, then updates, each on the previous.
+    let mut am = Automerge::new();
+    am.set_actor(ActorId::from(&actor(P1)[..]));
+    let own = pid(P1).to_string();
+    let mut envs = Vec::new();
+    for i in 0..MAX_PENDING_PER_AUTHOR + 2 {
+        let mut tx = am.transaction();
+        if i == 0 {
+            let obj = tx.put_object(ROOT, own.as_str(), ObjType::Map).unwrap();
+            tx.put(&obj, "display_name", "AP-HP").unwrap();
+            tx.put(&obj, "description", "").unwrap();
+            tx.put(&obj, "contact", "").unwrap();
+            tx.put_object(&obj, "addresses", ObjType::List).unwrap();
+        } else {
+            let (_, obj) = automerge::ReadDoc::get(&tx, ROOT, own.as_str())
+                .unwrap()
+                .unwrap();
+            tx.put(&obj, "description", format!("update {i}")).unwrap();
+        }
+        let (hash, _) = tx.commit_with(
+            automerge::transaction::CommitOptions::default().with_time(ms(T0 + 1_000) + i as i64),
+        );
+        let change = automerge::ReadDoc::get_change_by_hash(&am, &hash.unwrap()).unwrap();
+        envs.push(seal(P1, &chain, registry_id, &change));
+    }
+    let mut doc = registry(&chain);
+    // Everything but the first: each waits, until the cap drops the oldest.
+    let outcomes = receive_all(&mut doc, &chain, &envs[1..]);
+    let dropped: Vec<ChangeHash> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Dropped { change_hash } => Some(*change_hash),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped, vec![envs[1].change_hash]);
+    assert_eq!(doc.buffered_for(&pid(P1)), MAX_PENDING_PER_AUTHOR);
+    assert_eq!(doc.buffered_for(&pid(P2)), 0);
+
+    // The first arrives; the dropped one is fetched again: everything is accepted.
+    let outcomes = doc.receive(&chain, envs[0].clone());
+    assert_eq!(accepted(&outcomes), vec![envs[0].change_hash]);
+    let outcomes = doc.receive(&chain, envs[1].clone());
+    assert_eq!(accepted(&outcomes).len(), MAX_PENDING_PER_AUTHOR + 1);
+    assert_eq!(doc.buffered(), 0);
+    assert_eq!(doc.accepted().len(), envs.len());
+    let last = format!("update {}", MAX_PENDING_PER_AUTHOR + 1);
+    assert_eq!(profiles(&doc)[&pid(P1)].description, last);
+}
+
+#[test]
+fn a_sequence_number_that_skips_is_refused_without_harm() {
+    let chain = registry_chain();
+    let doc = registry(&chain);
+    let env = set_profile(&doc, &chain, P1, "AP-HP", T0 + 1_000);
+    let mut expanded = env.decode().unwrap().decode();
+    expanded.seq = 3;
+    let forged: automerge::Change = expanded.into();
+    let mut doc = registry(&chain);
+    let r = refused_by(
+        &doc.receive(&chain, seal(P1, &chain, doc.id(), &forged)),
+        RefusalCheck::Sequence,
+    );
+    assert!(r.reason.contains("sequence number 3"), "{r}");
+    // The genuine change is still welcome.
+    accept(&mut doc, &chain, env);
+}
+
+#[test]
+fn two_changes_with_one_sequence_number_are_both_refused_in_any_order() {
+    let chain = registry_chain();
+    let empty = registry(&chain);
+    let x = set_profile(&empty, &chain, P1, "AP-HP", T0 + 1_000);
+    let y = set_profile(&empty, &chain, P1, "Not AP-HP", T0 + 1_001);
+    // P2 builds on x before anyone notices.
+    let mut p2 = registry(&chain);
+    accept(&mut p2, &chain, x.clone());
+    let z = set_profile(&p2, &chain, P2, "HCL", T0 + 1_002);
+    let w = set_profile(&empty, &chain, P3, "CHU Lille", T0 + 1_003);
+
+    let orders = [
+        vec![x.clone(), z.clone(), y.clone(), w.clone()],
+        vec![y.clone(), w.clone(), x.clone(), z.clone()],
+        vec![z.clone(), y.clone(), x.clone(), w.clone()],
+    ];
+    let mut results = Vec::new();
+    for order in orders {
+        let mut doc = registry(&chain);
+        receive_all(&mut doc, &chain, &order);
+        results.push((
+            doc.heads(),
+            profiles(&doc),
+            refusal_set(&doc),
+            doc.buffered(),
+        ));
+    }
+    let expected_refusals = BTreeSet::from([
+        (x.change_hash, RefusalCheck::Equivocation),
+        (y.change_hash, RefusalCheck::Equivocation),
+        (z.change_hash, RefusalCheck::Dependency),
+    ]);
+    for r in &results {
+        assert_eq!(r, &results[0]);
+    }
+    assert_eq!(results[0].0, vec![w.change_hash]);
+    assert_eq!(results[0].2, expected_refusals);
+    assert_eq!(results[0].3, 0);
+}
+
+/// P1's c1 and c2; P2's e on c1 and d on c2 and e; P3's f. P1 is then revoked with the
+/// frontier {c1}.
+struct Revocation {
+    before: Chain,
+    after: Chain,
+    c1: ChangeEnvelope,
+    c2: ChangeEnvelope,
+    e: ChangeEnvelope,
+    d: ChangeEnvelope,
+    f: ChangeEnvelope,
+}
+
+fn revocation() -> Revocation {
+    let before = registry_chain();
+    let mut author = registry(&before);
+    let c1 = set_profile(&author, &before, P1, "AP-HP", T0 + 1_000);
+    accept(&mut author, &before, c1.clone());
+    let e = set_profile(&author, &before, P2, "HCL", T0 + 1_001);
+    let c2 = set_profile(&author, &before, P1, "AP-HP (moved)", T0 + 1_002);
+    accept(&mut author, &before, c2.clone());
+    accept(&mut author, &before, e.clone());
+    let d = set_profile(&author, &before, P2, "HCL (after c2)", T0 + 1_003);
+    let f = set_profile(&registry(&before), &before, P3, "CHU Lille", T0 + 1_004);
+    assert_eq!(d.deps.len(), 2);
+    let mut after = before.clone();
+    let id = author.id();
+    revoke(&mut after, T0 + 1_500, P1, id, vec![c1.change_hash]);
+    Revocation {
+        before,
+        after,
+        c1,
+        c2,
+        e,
+        d,
+        f,
+    }
+}
+
+#[test]
+fn a_revocation_keeps_changes_inside_its_frontier_and_refuses_the_rest() {
+    let s = revocation();
+    let mut doc = registry(&s.before);
+    let all = [
+        s.c1.clone(),
+        s.c2.clone(),
+        s.e.clone(),
+        s.d.clone(),
+        s.f.clone(),
+    ];
+    let outcomes = receive_all(&mut doc, &s.before, &all);
+    assert_eq!(accepted(&outcomes).len(), 5);
+    assert_eq!(profiles(&doc)[&pid(P1)], profile("AP-HP (moved)"));
+
+    let outcomes = doc.rebuild(&s.after);
+    let refused: BTreeSet<(ChangeHash, RefusalCheck)> = refusals(&outcomes)
+        .iter()
+        .map(|r| (r.change_hash, r.check))
+        .collect();
+    assert_eq!(
+        refused,
+        BTreeSet::from([
+            (s.c2.change_hash, RefusalCheck::Frontier),
+            (s.d.change_hash, RefusalCheck::Dependency),
+        ])
+    );
+    assert!(
+        doc.is_accepted(&s.c1.change_hash),
+        "c1 is inside the frontier"
+    );
+    assert!(doc.is_accepted(&s.e.change_hash));
+    let mut heads = vec![s.e.change_hash, s.f.change_hash];
+    heads.sort();
+    assert_eq!(doc.heads(), heads);
+    // The document is rebuilt without them: P1's profile is back to c1's.
+    assert_eq!(profiles(&doc)[&pid(P1)], profile("AP-HP"));
+    assert_eq!(profiles(&doc)[&pid(P2)], profile("HCL"));
+    // Nothing more changes on a second rebuild, and the excluded stay out.
+    assert!(doc.rebuild(&s.after).is_empty());
+    assert!(doc.receive(&s.after, s.c2.clone()).is_empty());
+    assert!(!doc.is_accepted(&s.c2.change_hash));
+}
+
+#[test]
+fn a_revocation_ends_in_the_same_state_whatever_the_order() {
+    let s = revocation();
+    let all = [
+        s.c1.clone(),
+        s.c2.clone(),
+        s.e.clone(),
+        s.d.clone(),
+        s.f.clone(),
+    ];
+
+    // A: everything before the revocation, then the revocation.
+    let mut a = registry(&s.before);
+    receive_all(&mut a, &s.before, &all);
+    a.rebuild(&s.after);
+
+    // B: the revocation first, the changes in reverse.
+    let mut b = registry(&s.after);
+    let reversed: Vec<ChangeEnvelope> = all.iter().rev().cloned().collect();
+    receive_all(&mut b, &s.after, &reversed);
+
+    // C: part before, the revocation arrives with the next envelope (receive rebuilds).
+    let mut c = registry(&s.before);
+    receive_all(
+        &mut c,
+        &s.before,
+        &[s.c2.clone(), s.f.clone(), s.c1.clone()],
+    );
+    receive_all(&mut c, &s.after, &[s.d.clone(), s.e.clone()]);
+
+    // D: seeded random orders.
+    let mut others = Vec::new();
+    for seed in 0..8 {
+        let mut order = all.to_vec();
+        order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        let mut doc = registry(&s.after);
+        receive_all(&mut doc, &s.after, &order);
+        others.push(doc);
+    }
+
+    let state = |doc: &Document| (doc.heads(), profiles(doc), refusal_set(doc), doc.buffered());
+    let expected = state(&a);
+    assert_eq!(
+        expected.2,
+        BTreeSet::from([
+            (s.c2.change_hash, RefusalCheck::Frontier),
+            (s.d.change_hash, RefusalCheck::Dependency),
+        ])
+    );
+    assert_eq!(expected.3, 0);
+    for doc in [&b, &c].into_iter().chain(others.iter()) {
+        assert_eq!(state(doc), expected);
+    }
+}
+
+#[test]
+fn a_revoked_authors_change_waits_while_its_frontier_is_unknown() {
+    let s = revocation();
+    let mut doc = registry(&s.after);
+    // c2 alone: its frontier head c1 is unknown, so it cannot be decided yet.
+    assert_eq!(
+        doc.receive(&s.after, s.c2.clone()),
+        vec![Outcome::Buffered {
+            change_hash: s.c2.change_hash
+        }]
+    );
+    // c1 arrives: accepted, and now c2 is known to be outside.
+    let outcomes = doc.receive(&s.after, s.c1.clone());
+    assert_eq!(accepted(&outcomes), vec![s.c1.change_hash]);
+    let refused = refusals(&outcomes);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].check, RefusalCheck::Frontier);
+    assert_eq!(refused[0].change_hash, s.c2.change_hash);
+    assert!(refused[0].to_string().contains(&pid(P1).to_string()));
+}
+
+/// Three platforms write their profiles, each on what it had seen.
+fn three_platforms() -> (Chain, Vec<ChangeEnvelope>) {
+    let chain = registry_chain();
+    let mut p1 = registry(&chain);
+    let mut p2 = registry(&chain);
+    let mut p3 = registry(&chain);
+    let a1 = set_profile(&p1, &chain, P1, "AP-HP", T0 + 1_000);
+    accept(&mut p1, &chain, a1.clone());
+    let b1 = set_profile(&p2, &chain, P2, "HCL", T0 + 1_001);
+    accept(&mut p2, &chain, b1.clone());
+    accept(&mut p3, &chain, a1.clone());
+    let c1 = set_profile(&p3, &chain, P3, "CHU Lille", T0 + 1_002);
+    accept(&mut p3, &chain, c1.clone());
+    accept(&mut p1, &chain, b1.clone());
+    let a2 = set_profile(&p1, &chain, P1, "AP-HP Paris", T0 + 1_003);
+    accept(&mut p1, &chain, a2.clone());
+    receive_all(&mut p2, &chain, &[a1.clone(), c1.clone()]);
+    let b2 = set_profile(&p2, &chain, P2, "Hospices Civils de Lyon", T0 + 1_004);
+    accept(&mut p2, &chain, b2.clone());
+    receive_all(&mut p3, &chain, &[b1.clone(), a2.clone()]);
+    let c2 = set_profile(&p3, &chain, P3, "CHU de Lille", T0 + 1_005);
+    (chain, vec![a1, b1, c1, a2, b2, c2])
+}
+
+#[test]
+fn three_platforms_converge_whatever_the_delivery_order() {
+    let (chain, envs) = three_platforms();
+    let mut states = Vec::new();
+    for seed in [1_u64, 2, 3, 42, 1_000] {
+        let mut order = envs.clone();
+        order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        let mut doc = registry(&chain);
+        let outcomes = receive_all(&mut doc, &chain, &order);
+        assert_eq!(
+            accepted(&outcomes).len(),
+            envs.len(),
+            "seed {seed}: {outcomes:?}"
+        );
+        assert!(refusals(&outcomes).is_empty());
+        assert_eq!(doc.buffered(), 0);
+        states.push((doc.heads(), profiles(&doc)));
+    }
+    for s in &states {
+        assert_eq!(s, &states[0]);
+    }
+    let expected = BTreeMap::from([
+        (pid(P1), profile("AP-HP Paris")),
+        (pid(P2), profile("Hospices Civils de Lyon")),
+        (pid(P3), profile("CHU de Lille")),
+    ]);
+    assert_eq!(states[0].1, expected);
+    let mut heads = vec![envs[4].change_hash, envs[5].change_hash];
+    heads.sort();
+    assert_eq!(states[0].0, heads);
+}
+
+#[test]
+fn anti_entropy_sends_what_the_peer_lacks() {
+    let (chain, envs) = three_platforms();
+    let (full, _) = Document::from_envelopes(
+        DocId::platforms_registry(&chain.federation()),
+        &chain,
+        envs.clone(),
+    );
+    let mut partial = registry(&chain);
+    receive_all(&mut partial, &chain, &envs[..3]);
+
+    let missing = full.envelopes_missing_from(&partial.heads());
+    let hashes: Vec<ChangeHash> = missing.iter().map(|e| e.change_hash).collect();
+    assert_eq!(
+        hashes,
+        envs[3..].iter().map(|e| e.change_hash).collect::<Vec<_>>()
+    );
+    let outcomes = receive_all(&mut partial, &chain, &missing);
+    assert_eq!(accepted(&outcomes).len(), 3);
+    assert_eq!(partial.heads(), full.heads());
+    assert!(full.envelopes_missing_from(&full.heads()).is_empty());
+    // Unknown heads are ignored: everything is sent.
+    assert_eq!(
+        full.envelopes_missing_from(&[ChangeHash([1; 32])]).len(),
+        envs.len()
+    );
+}
+
+#[test]
+fn a_document_reloads_from_its_stored_envelopes() {
+    let (chain, envs) = three_platforms();
+    let mut doc = registry(&chain);
+    receive_all(&mut doc, &chain, &envs);
+    let stored: Vec<ChangeEnvelope> = doc.accepted().cloned().collect();
+    let json = serde_json::to_string(&stored).unwrap();
+    let back: Vec<ChangeEnvelope> = serde_json::from_str(&json).unwrap();
+    let (reloaded, outcomes) = Document::from_envelopes(doc.id(), &chain, back);
+    assert_eq!(accepted(&outcomes).len(), envs.len());
+    assert_eq!(reloaded.heads(), doc.heads());
+    assert_eq!(profiles(&reloaded), profiles(&doc));
+}
+
+#[test]
+fn malformed_operations_are_refused_without_harm() {
+    use automerge::legacy::{ObjectId, OpId, SortedVec};
+    let (chain, doc) = two_profiles();
+    let own = pid(P2).to_string();
+    let change = raw_change(doc.automerge(), &actor(P2), ms(T0 + 2_000), |tx| {
+        let (_, obj) = automerge::ReadDoc::get(tx, ROOT, own.as_str())
+            .unwrap()
+            .unwrap();
+        tx.put(&obj, "contact", "x").unwrap();
+    });
+    let p1_actor = ActorId::from(&actor(P1)[..]);
+    type Forge<'a> = Box<dyn Fn(&mut automerge::ExpandedChange) + 'a>;
+    let forgeries: Vec<Forge<'_>> = vec![
+        // Into an object that does not exist (Automerge itself would panic on it).
+        Box::new(|c| c.operations[0].obj = ObjectId::Id(OpId(999, p1_actor.clone()))),
+        // Into an object of an actor the document has never seen.
+        Box::new(|c| c.operations[0].obj = ObjectId::Id(OpId(1, ActorId::from(&[7_u8; 32][..])))),
+        // Claiming to overwrite P1's entry from inside P2's own profile.
+        Box::new(|c| c.operations[0].pred = SortedVec::from(vec![OpId(1, p1_actor.clone())])),
+    ];
+    for (i, forge) in forgeries.iter().enumerate() {
+        let mut expanded = change.decode();
+        forge(&mut expanded);
+        let forged: automerge::Change = expanded.into();
+        let mut target = doc.clone();
+        let before = (target.heads(), profiles(&target));
+        let env = seal(P2, &chain, target.id(), &forged);
+        let r = refused_by(&target.receive(&chain, env), RefusalCheck::Malformed);
+        assert_eq!(
+            (target.heads(), profiles(&target)),
+            before,
+            "forgery #{i}: {r}"
+        );
+        assert!(
+            Automerge::load(&target.automerge().save()).is_ok(),
+            "forgery #{i}"
+        );
+        // The genuine change still goes through.
+        let genuine = seal(P2, &chain, target.id(), &change);
+        accept(&mut target, &chain, genuine);
+    }
+}
