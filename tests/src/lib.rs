@@ -302,3 +302,38 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
     panic!("timed out waiting until {what}");
 }
+
+impl TestNode {
+    /// Sets this platform's display name (and description) in a federation's registry.
+    pub fn set_profile(&self, cwd: &Path, federation: &str, display_name: &str) {
+        let out = self.fedctl(
+            cwd,
+            &[
+                "platforms",
+                "set-profile",
+                "--federation",
+                federation,
+                "--display-name",
+                display_name,
+                "--description",
+                &format!("{display_name} description"),
+            ],
+        );
+        assert_eq!(out.code, 0, "set-profile: {}", out.stderr);
+    }
+
+    /// The display names in a federation's registry as this node sees them, by platform.
+    pub fn display_names(&self, federation: &str) -> std::collections::BTreeMap<String, String> {
+        let v = self.get(&format!("/v1/federations/{federation}/platforms"));
+        v["platforms"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(id, p)| {
+                p["profile"]["display_name"]
+                    .as_str()
+                    .map(|n| (id.clone(), n.to_string()))
+            })
+            .collect()
+    }
+}

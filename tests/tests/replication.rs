@@ -116,6 +116,17 @@ fn members_converge_and_a_late_member_catches_up() {
     admin.publish(&n2);
     converge(&[&n1, &n2, &n3], &federation, admin.head());
 
+    // Every platform writes its registry entry; every node ends with all three.
+    for (n, name) in [(&n1, "One"), (&n2, "Two"), (&n3, "Three")] {
+        n.set_profile(root, &federation, name);
+    }
+    let expected = n1.display_names(&federation);
+    wait_until("the registry converges on three nodes", || {
+        [&n1, &n2, &n3].iter().all(|n| {
+            n.display_names(&federation).len() == 3 && n.display_names(&federation) == expected
+        })
+    });
+
     // A fourth platform is admitted later, joins with the chain of that moment, and
     // catches up with what is published after.
     let d4 = TestNode::init(root, "n4");
@@ -130,6 +141,56 @@ fn members_converge_and_a_late_member_catches_up() {
     let chain_at_4 = n4.get(&format!("/v1/federations/{federation}/chain"));
     let chain_at_1 = n1.get(&format!("/v1/federations/{federation}/chain"));
     assert_eq!(chain_at_4, chain_at_1);
+    // The late member also has every registry entry written before it arrived.
+    wait_until("the fourth node catches up with the registry", || {
+        n4.display_names(&federation) == expected
+    });
+    n4.set_profile(root, &federation, "Four");
+    wait_until("the fourth entry reaches the others", || {
+        [&n1, &n2, &n3]
+            .iter()
+            .all(|n| n.display_names(&federation).len() == 4)
+    });
+}
+
+#[test]
+fn a_node_stopped_while_others_write_catches_up_after_restart() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dirs: Vec<_> = ["s1", "s2", "s3"]
+        .iter()
+        .map(|n| TestNode::init(root, n))
+        .collect();
+    let admin = Admin::new(root, "chain.json");
+    for d in &dirs {
+        admin.admit(d);
+    }
+    let s1 = TestNode::start(&dirs[0], &[]);
+    let s2 = TestNode::start(&dirs[1], &[&s1.bootstrap]);
+    let mut s3 = TestNode::start(&dirs[2], &[&s1.bootstrap, &s2.bootstrap]);
+    let federation = admin.federation();
+    for n in [&s1, &s2, &s3] {
+        admin.join(n);
+    }
+    wait_until("all connected", || s1.peers().len() == 2);
+    assert_eq!(s3.stop(), 0, "clean stop");
+
+    // While s3 is down: a chain record and two registry entries.
+    admin.sign(&["catalog", "add-entity-type", "--name", "Laboratory"]);
+    admin.publish(&s1);
+    s1.set_profile(root, &federation, "First");
+    s2.set_profile(root, &federation, "Second");
+    converge(&[&s1, &s2], &federation, admin.head());
+    wait_until("s1 and s2 hold both entries", || {
+        s1.display_names(&federation).len() == 2 && s2.display_names(&federation).len() == 2
+    });
+
+    s3 = TestNode::start(&dirs[2], &[&s1.bootstrap, &s2.bootstrap]);
+    converge(&[&s3], &federation, admin.head());
+    let expected = s1.display_names(&federation);
+    wait_until("s3 catches up with the registry", || {
+        s3.display_names(&federation) == expected
+    });
 }
 
 #[test]
@@ -155,9 +216,12 @@ fn non_members_and_other_federations_learn_nothing() {
         n_both.peers().contains(&n_only_b.platform_id)
     });
 
-    // More records in A, published while the B-only node is connected.
+    // More records in A, published while the B-only node is connected, and a registry
+    // entry in A.
     fed_a.sign(&["catalog", "add-entity-type", "--name", "Secret A type"]);
     fed_a.publish(&n_both);
+    n_both.set_profile(root, &fed_a.federation(), "Secret A profile");
+    n_both.set_profile(root, &fed_b.federation(), "Public B profile");
     fed_b.sign(&["catalog", "add-entity-type", "--name", "Hospital"]);
     fed_b.publish(&n_both);
     converge(&[&n_both, &n_only_b], &fed_b.federation(), fed_b.head());
@@ -179,6 +243,15 @@ fn non_members_and_other_federations_learn_nothing() {
     let status = n_only_b.get("/v1/status").to_string();
     assert!(!status.contains(&a_id), "{status}");
     let a_bytes = hex_decode(&a_id);
+    let a_doc = registry_doc_id(&a_id);
+    assert_eq!(
+        n_both.display_names(&a_id).get(&n_both.platform_id),
+        Some(&"Secret A profile".to_string()),
+        "the A member holds its A entry"
+    );
+    wait_until("the B-only node holds B's registry entry", || {
+        n_only_b.display_names(&fed_b.federation()).len() == 1
+    });
     for node in [&n_only_b, &n_outsider] {
         for file in files_under(&node.dir) {
             let data = std::fs::read(&file).expect("read store file");
@@ -197,6 +270,12 @@ fn non_members_and_other_federations_learn_nothing() {
                 "{} holds A's catalog",
                 file.display()
             );
+            for (needle, what) in [
+                (b"Secret A profile".as_slice(), "A's registry entry"),
+                (a_doc.as_bytes(), "A's registry document id"),
+            ] {
+                assert!(!contains(&data, needle), "{} holds {what}", file.display());
+            }
         }
     }
 }
@@ -348,4 +427,10 @@ fn hex_decode(s: &str) -> Vec<u8> {
         .step_by(2)
         .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
         .collect()
+}
+
+/// The platforms registry's document id of a federation, as nodes derive it.
+fn registry_doc_id(federation: &str) -> String {
+    let id: fed_crdt::ids::FederationId = federation.parse().expect("federation id");
+    fed_crdt::ids::DocId::platforms_registry(&id).to_string()
 }
