@@ -105,6 +105,7 @@ async fn members_connect_and_answer_requests() {
     let request = SyncRequest::Chain {
         federation: fed,
         after_seq: 3,
+        head: fed_crdt::ids::RecordHash([4; 32]),
     };
 
     let answer = tokio::spawn({

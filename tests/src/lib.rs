@@ -63,7 +63,7 @@ fn bin_dir() -> PathBuf {
             .status();
         assert!(
             status.as_ref().is_ok_and(|s| s.success()),
-            "building fednode and fedctl failed: {status:?}"
+            "building fednode, fedctl and testnet failed: {status:?}"
         );
         // The test executable lives in target/<profile>/deps/.
         let exe = std::env::current_exe().unwrap_or_default();
@@ -75,7 +75,7 @@ fn bin_dir() -> PathBuf {
     .clone()
 }
 
-/// Path of a workspace binary (`fednode` or `fedctl`), built if needed.
+/// Path of a workspace binary (`fednode`, `fedctl` or `testnet`), built if needed.
 pub fn bin(name: &str) -> PathBuf {
     bin_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }

@@ -434,3 +434,49 @@ fn registry_doc_id(federation: &str) -> String {
     let id: fed_crdt::ids::FederationId = federation.parse().expect("federation id");
     fed_crdt::ids::DocId::platforms_registry(&id).to_string()
 }
+
+#[test]
+fn two_rival_records_are_a_fork_refused_at_every_node() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dirs: Vec<_> = ["f1", "f2"]
+        .iter()
+        .map(|n| TestNode::init(root, n))
+        .collect();
+    let admin = Admin::new(root, "chain.json");
+    for d in &dirs {
+        admin.admit(d);
+    }
+    let f1 = TestNode::start(&dirs[0], &[]);
+    let f2 = TestNode::start(&dirs[1], &[&f1.bootstrap]);
+    for n in [&f1, &f2] {
+        admin.join(n);
+    }
+    wait_until("connected", || f1.peers().len() == 1);
+    let federation = admin.federation();
+    let before = admin.head();
+
+    // The same predecessor, two different valid records (two copies of the file).
+    std::fs::copy(root.join("chain.json"), root.join("rival.json")).expect("copy");
+    admin.sign(&["catalog", "add-entity-type", "--name", "Ours"]);
+    let rival = Admin {
+        root,
+        chain: "rival.json".into(),
+    };
+    rival.sign(&["catalog", "add-entity-type", "--name", "Theirs"]);
+    admin.publish(&f1);
+    let out = f2.fedctl(root, &["membership", "publish", "--chain", "rival.json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let forked = |n: &TestNode| {
+        n.get("/v1/federations")
+            .as_array()
+            .and_then(|l| l.first().cloned())
+            .is_some_and(|f| f["forked"] == true && f["head_seq"] == before)
+    };
+    wait_until(
+        "both nodes report the fork and keep the last good record",
+        || forked(&f1) && forked(&f2),
+    );
+    assert_eq!(f1.head_seq(&federation), Some(before));
+}

@@ -350,16 +350,19 @@ impl Engine {
                         self.receive_remote(source, *envelope).await
                     }
                     Ok(Announcement::ChainHead {
-                        federation, seq, ..
+                        federation,
+                        seq,
+                        head,
                     }) => {
                         if !self.federations.is_member(&federation, &source, now()) {
                             MessageAcceptance::Reject
                         } else {
-                            let ours = self
+                            let (ours, our_head) = self
                                 .federations
                                 .get(&federation)
-                                .map_or(0, |c| c.state().seq);
-                            if seq > ours {
+                                .map_or((0, None), |c| (c.state().seq, Some(c.head())));
+                            // Ahead of us, or a different record at our head (a fork).
+                            if seq > ours || (seq == ours && our_head != Some(head)) {
                                 self.fetch(source, federation, FetchKind::Chain).await;
                             }
                             MessageAcceptance::Accept
@@ -407,6 +410,7 @@ impl Engine {
             SyncRequest::Chain {
                 federation,
                 after_seq,
+                head,
             } => {
                 // The same answer whether we do not know the federation or the peer is
                 // not in it: a non-member learns nothing.
@@ -419,7 +423,16 @@ impl Engine {
                         reason: "not a shared federation".into(),
                     };
                 };
-                let start = usize::try_from(after_seq.saturating_add(1)).unwrap_or(usize::MAX);
+                if let Some(fork) = chain.fork().filter(|f| after_seq >= f.seq) {
+                    // We refused both rivals; show them, so the asker sees the fork too.
+                    return SyncResponse::Chain {
+                        records: vec![fork.ours.clone(), fork.theirs.clone()],
+                    };
+                }
+                let at = usize::try_from(after_seq).unwrap_or(usize::MAX);
+                // Our record at the requester's head differs: send ours from there.
+                let rival = chain.records().get(at).is_some_and(|r| r.hash() != head);
+                let start = if rival { at } else { at.saturating_add(1) };
                 let records = chain
                     .records()
                     .iter()
@@ -440,13 +453,17 @@ impl Engine {
             return;
         }
         let request = match kind {
-            FetchKind::Chain => SyncRequest::Chain {
-                federation,
-                after_seq: self
-                    .federations
-                    .get(&federation)
-                    .map_or(0, |c| c.state().seq),
-            },
+            FetchKind::Chain => {
+                let Some(chain) = self.federations.get(&federation) else {
+                    self.in_flight.remove(&(peer, federation, kind));
+                    return;
+                };
+                SyncRequest::Chain {
+                    federation,
+                    after_seq: chain.state().seq,
+                    head: chain.head(),
+                }
+            }
             FetchKind::Registry => {
                 let document = DocId::platforms_registry(&federation);
                 SyncRequest::Document {

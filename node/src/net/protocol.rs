@@ -38,6 +38,9 @@ pub enum SyncRequest {
         federation: FederationId,
         /// The highest seq the requester holds.
         after_seq: u64,
+        /// The hash of the requester's record at `after_seq`: if the responder holds
+        /// another record there, it sends it, and the requester sees the fork.
+        head: fed_crdt::ids::RecordHash,
     },
     /// "Here are my heads of this document; send me the envelopes I lack."
     Document {
