@@ -1,0 +1,111 @@
+//! The platforms registry from the engine's side: local profile changes, remote
+//! envelopes, and the merged view the API shows.
+
+use fed_crdt::envelope::ChangeEnvelope;
+use fed_crdt::ids::{ChangeHash, DocId, FederationId};
+use fed_crdt::registry::platforms::{profile_change, read_profiles, PlatformProfile};
+use libp2p::gossipsub::MessageAcceptance;
+use libp2p::PeerId;
+use tracing::{debug, warn};
+
+use super::{now, now_millis, Engine, EngineError, PlatformEntry};
+use crate::net::protocol::Announcement;
+
+impl Engine {
+    /// Checks and stores an envelope from a peer; the verdict is also gossip's.
+    pub(super) fn receive_envelope(&mut self, env: ChangeEnvelope) -> MessageAcceptance {
+        let Some(chain) = self.federations.get(&env.federation) else {
+            return MessageAcceptance::Ignore;
+        };
+        let change = env.change_hash;
+        match self.documents.receive(chain, env) {
+            Ok(received) => {
+                if received.refused.iter().any(|r| r.change_hash == change) {
+                    MessageAcceptance::Reject
+                } else {
+                    MessageAcceptance::Accept
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot store a received change");
+                MessageAcceptance::Ignore
+            }
+        }
+    }
+
+    pub(super) async fn receive_remote(
+        &mut self,
+        source: PeerId,
+        env: ChangeEnvelope,
+    ) -> MessageAcceptance {
+        if !self.federations.is_member(&env.federation, &source, now()) {
+            return MessageAcceptance::Reject;
+        }
+        self.receive_envelope(env)
+    }
+
+    /// Makes, checks, stores and announces this platform's own profile change.
+    pub(super) async fn set_profile(
+        &mut self,
+        federation: FederationId,
+        profile: &PlatformProfile,
+    ) -> Result<Option<ChangeHash>, EngineError> {
+        let chain = self
+            .federations
+            .get(&federation)
+            .ok_or(EngineError::UnknownFederation(federation))?;
+        let id = self.documents.open(chain)?;
+        let doc = self
+            .documents
+            .get(&id)
+            .ok_or(EngineError::UnknownFederation(federation))?;
+        let now_ms = now_millis();
+        let env = profile_change(doc, chain, &self.signing, profile, now_ms)
+            .map_err(|e| EngineError::InvalidProfile(e.to_string()))?;
+        let Some(env) = env else {
+            return Ok(None);
+        };
+        let change = env.change_hash;
+        let received = self.documents.receive(chain, env.clone())?;
+        if let Some(refusal) = received.refused.iter().find(|r| r.change_hash == change) {
+            return Err(EngineError::Refused(refusal.to_string()));
+        }
+        let announcement = Announcement::Change {
+            envelope: Box::new(env),
+        };
+        if let Err(e) = self.net.publish(federation, announcement.to_bytes()).await {
+            debug!(fed = %federation.fmt_short(), error = %e, "change not gossiped; anti-entropy will carry it");
+        }
+        Ok(Some(change))
+    }
+
+    /// The registry entries merged with what the chain says of each member.
+    pub(super) fn platforms(
+        &self,
+        federation: &FederationId,
+    ) -> Result<Vec<PlatformEntry>, EngineError> {
+        let chain = self
+            .federations
+            .get(federation)
+            .ok_or(EngineError::UnknownFederation(*federation))?;
+        let profiles = self
+            .documents
+            .get(&DocId::platforms_registry(federation))
+            .map(|d| read_profiles(d.automerge()))
+            .unwrap_or_default();
+        let now = now();
+        Ok(chain
+            .state()
+            .members
+            .iter()
+            .map(|(id, m)| PlatformEntry {
+                platform_id: *id,
+                name: m.card.name.clone(),
+                role: m.role,
+                rights: m.rights.clone(),
+                status: m.status(now),
+                profile: profiles.get(id).cloned(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,178 @@
+//! Anti-entropy: what the engine asks connected members, and what it answers them.
+
+use fed_crdt::ids::{DocId, FederationId};
+use libp2p::gossipsub::MessageAcceptance;
+use libp2p::PeerId;
+use tracing::{debug, warn};
+
+use super::{now, Engine, FetchKind, Fetched, MAX_RECORDS_PER_RESPONSE};
+use crate::net::protocol::{SyncRequest, SyncResponse, MAX_ENVELOPES_PER_RESPONSE};
+
+impl Engine {
+    pub(super) fn answer(&self, peer: &PeerId, request: SyncRequest) -> SyncResponse {
+        match request {
+            SyncRequest::Document {
+                federation,
+                document,
+                heads,
+            } => {
+                let doc = self
+                    .documents
+                    .get(&document)
+                    .filter(|d| d.federation() == federation)
+                    .filter(|_| self.federations.is_member(&federation, peer, now()));
+                match doc {
+                    None => SyncResponse::Refused {
+                        reason: "not a shared document".into(),
+                    },
+                    Some(doc) => SyncResponse::Envelopes {
+                        envelopes: doc
+                            .envelopes_missing_from(&heads)
+                            .into_iter()
+                            .take(MAX_ENVELOPES_PER_RESPONSE)
+                            .collect(),
+                    },
+                }
+            }
+            SyncRequest::Chain {
+                federation,
+                after_seq,
+                head,
+            } => {
+                // The same answer whether we do not know the federation or the peer is
+                // not in it: a non-member learns nothing.
+                let Some(chain) = self
+                    .federations
+                    .get(&federation)
+                    .filter(|_| self.federations.is_member(&federation, peer, now()))
+                else {
+                    return SyncResponse::Refused {
+                        reason: "not a shared federation".into(),
+                    };
+                };
+                if let Some(fork) = chain.fork().filter(|f| after_seq >= f.seq) {
+                    // We refused both rivals; show them, so the asker sees the fork too.
+                    return SyncResponse::Chain {
+                        records: vec![fork.ours.clone(), fork.theirs.clone()],
+                    };
+                }
+                let at = usize::try_from(after_seq).unwrap_or(usize::MAX);
+                // Our record at the requester's head differs: send ours from there.
+                let rival = chain.records().get(at).is_some_and(|r| r.hash() != head);
+                let start = if rival { at } else { at.saturating_add(1) };
+                let records = chain
+                    .records()
+                    .iter()
+                    .skip(start)
+                    .take(MAX_RECORDS_PER_RESPONSE)
+                    .cloned()
+                    .collect();
+                SyncResponse::Chain { records }
+            }
+        }
+    }
+
+    /// Asks `peer` for what we may lack of `federation` (its chain after our head, or the
+    /// registry envelopes missing from our heads), in a task; the answer comes back
+    /// through `fetched`.
+    pub(super) async fn fetch(&mut self, peer: PeerId, federation: FederationId, kind: FetchKind) {
+        if !self.in_flight.insert((peer, federation, kind)) {
+            return;
+        }
+        let request = match kind {
+            FetchKind::Chain => {
+                let Some(chain) = self.federations.get(&federation) else {
+                    self.in_flight.remove(&(peer, federation, kind));
+                    return;
+                };
+                SyncRequest::Chain {
+                    federation,
+                    after_seq: chain.state().seq,
+                    head: chain.head(),
+                }
+            }
+            FetchKind::Registry => {
+                let document = DocId::platforms_registry(&federation);
+                SyncRequest::Document {
+                    federation,
+                    document,
+                    heads: self
+                        .documents
+                        .get(&document)
+                        .map(|d| d.heads())
+                        .unwrap_or_default(),
+                }
+            }
+        };
+        let net = self.net.clone();
+        let done = self.fetched_sender.clone();
+        tokio::spawn(async move {
+            let response = net.request(peer, request).await;
+            let _ = done
+                .send(Fetched {
+                    peer,
+                    federation,
+                    kind,
+                    response,
+                })
+                .await;
+        });
+    }
+
+    pub(super) async fn handle_fetched(&mut self, done: Fetched) {
+        let Fetched {
+            peer,
+            federation,
+            kind,
+            response,
+        } = done;
+        self.in_flight.remove(&(peer, federation, kind));
+        match response {
+            Ok(SyncResponse::Chain { records }) => {
+                if records.is_empty() {
+                    return;
+                }
+                let full = records.len() >= MAX_RECORDS_PER_RESPONSE;
+                match self.federations.receive(&federation, records) {
+                    Ok(outcome) => {
+                        self.after_chain_change(&federation, &outcome).await;
+                        if full && outcome.appended > 0 && outcome.refused.is_none() {
+                            // More may follow: ask again from the new head.
+                            self.fetch(peer, federation, FetchKind::Chain).await;
+                        }
+                    }
+                    Err(e) => {
+                        warn!(fed = %federation.fmt_short(), error = %e, "cannot store chain records");
+                    }
+                }
+            }
+            Ok(SyncResponse::Envelopes { envelopes }) => {
+                let full = envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE;
+                let mut progressed = false;
+                for env in envelopes {
+                    if env.federation != federation {
+                        continue;
+                    }
+                    progressed |= self.receive_envelope(env) == MessageAcceptance::Accept;
+                }
+                if full && progressed {
+                    self.fetch(peer, federation, FetchKind::Registry).await;
+                }
+            }
+            Ok(SyncResponse::Refused { reason }) => {
+                debug!(peer = %peer, fed = %federation.fmt_short(), %reason, "sync refused");
+            }
+            Err(e) => debug!(peer = %peer, error = %e, "sync failed"),
+        }
+    }
+
+    pub(super) async fn anti_entropy_all(&mut self) {
+        let peers = self.net.connected_peers().await.unwrap_or_default();
+        for peer in peers {
+            for federation in self.federations.shared_with(&peer, now()) {
+                self.fetch(peer, federation, FetchKind::Chain).await;
+                self.fetch(peer, federation, FetchKind::Registry).await;
+            }
+        }
+    }
+}
