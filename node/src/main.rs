@@ -62,6 +62,7 @@ fn run_node(args: RunArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let parse_addrs = |flag: &str, list: &[String]| -> anyhow::Result<Vec<libp2p::Multiaddr>> {
         list.iter()

@@ -252,3 +252,55 @@ async fn listen_reports_the_port_the_os_chose() {
         .await;
     assert!(bad.is_err(), "listening on a foreign address must fail");
 }
+
+#[tokio::test]
+async fn gossip_reaches_a_member_that_joined_before_we_did() {
+    let a = spawn_node(1).await;
+    let mut b = spawn_node(2).await;
+    allow(&a, &[b.peer]).await;
+    allow(&b, &[a.peer]).await;
+    a.client
+        .dial(b.peer, b.address.clone())
+        .await
+        .expect("dial");
+    let fed = FederationId([6; 32]);
+    // b subscribes while a is not yet in the federation; a joins afterwards.
+    b.client.join(fed).await.expect("join b");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.client.join(fed).await.expect("join a");
+    let mut published = false;
+    for _ in 0..100 {
+        if a.client.publish(fed, b"late".to_vec()).await.is_ok() {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(published, "a never learnt that b is subscribed");
+    let data = next_event(&mut b, |e| match e {
+        NetEvent::Gossip { data, .. } => Some(data),
+        _ => None,
+    })
+    .await;
+    assert_eq!(data, b"late");
+}
+
+#[tokio::test]
+async fn a_node_joins_at_most_max_federations() {
+    use fednode::net::protocol::MAX_FEDERATIONS;
+    let a = spawn_node(1).await;
+    for i in 0..MAX_FEDERATIONS {
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        a.client
+            .join(FederationId(id))
+            .await
+            .expect("within the limit");
+    }
+    let err = a
+        .client
+        .join(FederationId([0xff; 32]))
+        .await
+        .expect_err("one federation over the limit");
+    assert!(err.to_string().contains("the most it may join"), "{err}");
+}

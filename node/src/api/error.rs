@@ -55,6 +55,9 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidChain(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_chain"),
             EngineError::NotAMember { .. } => (StatusCode::FORBIDDEN, "not_a_member"),
             EngineError::UnknownFederation(_) => (StatusCode::NOT_FOUND, "unknown_federation"),
+            EngineError::TooManyFederations { .. } => {
+                (StatusCode::CONFLICT, "too_many_federations")
+            }
             EngineError::InvalidProfile(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_profile"),
             EngineError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
             EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),

@@ -20,11 +20,23 @@ use crate::store::{Store, Tree, WriteBatch};
 pub const MAX_ENVELOPES_PER_DOCUMENT: usize = 100_000;
 /// Most refusals listed by one API call.
 pub const MAX_REFUSALS_LISTED: usize = 1_000;
+/// Most refusal records cleared when a change is finally accepted (one per claimed author).
+pub const MAX_REFUSALS_PER_CHANGE: usize = 1_024;
 
-/// `<doc id>/` then the change hash: the key of an envelope or a refusal.
+/// `<doc id>/` then the change hash: the key of an accepted envelope, and the prefix of
+/// the refusals of that change.
 fn change_key(document: &DocId, change: &ChangeHash) -> Vec<u8> {
     let mut key = doc_prefix(document);
     key.extend_from_slice(change.as_bytes());
+    key
+}
+
+/// A refusal's key: the change key, then the author the envelope named. Two envelopes of
+/// one change that fail for different authors are two records: a later envelope never
+/// rewrites what an earlier one was refused for.
+fn refusal_key(refusal: &Refusal) -> Vec<u8> {
+    let mut key = change_key(&refusal.document, &refusal.change_hash);
+    key.extend_from_slice(refusal.author.as_bytes());
     key
 }
 
@@ -100,15 +112,31 @@ impl Documents {
     ///
     /// [`EngineError::Store`] if the outcome cannot be stored; then nothing is announced.
     pub fn receive(&mut self, chain: &Chain, env: ChangeEnvelope) -> Result<Received, EngineError> {
-        let Some(doc) = self.docs.get_mut(&env.document) else {
-            return Ok(Received::default());
+        let id = env.document;
+        let Some(doc) = self.docs.get_mut(&id) else {
+            // A document we do not hold (a project before projects exist here, a
+            // platforms document that is not the registry) still goes through every
+            // check, so that its refusal is recorded; nothing of it is kept.
+            let mut transient = Document::new(id, chain);
+            let outcomes = transient
+                .receive(chain, env)
+                .into_iter()
+                .filter(|o| matches!(o, Outcome::Refused(_)))
+                .collect();
+            return self.persist(&id, outcomes);
         };
         if doc.is_accepted(&env.change_hash) {
             return Ok(Received::default());
         }
-        let id = env.document;
         let outcomes = doc.receive(chain, env);
         self.persist(&id, outcomes)
+    }
+
+    /// Whether the document holds `change` as refused for good.
+    pub fn refused_for_good(&self, document: &DocId, change: &ChangeHash) -> bool {
+        self.docs
+            .get(document)
+            .is_some_and(|d| d.refusals().any(|r| r.change_hash == *change))
     }
 
     /// Re-checks every document of a federation after its chain changed (revocation,
@@ -140,18 +168,32 @@ impl Documents {
         for outcome in outcomes {
             match outcome {
                 Outcome::Accepted(env) => {
+                    let key = change_key(id, &env.change_hash);
+                    // A change that stays accepted is never listed as refused, whatever
+                    // forged envelope of it came first.
+                    for (old, _) in
+                        self.store
+                            .scan_prefix(Tree::Refusals, &key, MAX_REFUSALS_PER_CHANGE)?
+                    {
+                        batch.delete(Tree::Refusals, old);
+                    }
                     let value = serde_json::to_vec(&env).unwrap_or_default();
-                    batch.put(Tree::Envelopes, change_key(id, &env.change_hash), value);
+                    batch.put(Tree::Envelopes, key, value);
                     received.accepted.push(env);
                 }
                 Outcome::Refused(refusal) => {
                     warn!(doc = %id.fmt_short(), change = %refusal.change_hash.fmt_short(), author = %refusal.author.fmt_short(), check = refusal.check.name(), reason = %refusal.reason, "change refused");
-                    let key = change_key(id, &refusal.change_hash);
-                    // A change accepted earlier and refused now leaves the document.
-                    batch.delete(Tree::Envelopes, key.clone());
+                    // A change accepted earlier and refused now has left the document.
+                    let still_accepted = self
+                        .docs
+                        .get(id)
+                        .is_some_and(|d| d.is_accepted(&refusal.change_hash));
+                    if !still_accepted {
+                        batch.delete(Tree::Envelopes, change_key(id, &refusal.change_hash));
+                    }
                     batch.put(
                         Tree::Refusals,
-                        key,
+                        refusal_key(&refusal),
                         serde_json::to_vec(&refusal).unwrap_or_default(),
                     );
                     received.refused.push(refusal);

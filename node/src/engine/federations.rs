@@ -15,6 +15,7 @@ use serde::Serialize;
 use tracing::{error, info, warn};
 
 use crate::engine::EngineError;
+use crate::net::protocol::MAX_FEDERATIONS;
 use crate::store::{self, Store, Tree, WriteBatch};
 
 /// Meta-tree key under which the rival record of a detected fork is kept, so that a
@@ -138,6 +139,11 @@ impl Federations {
         if self.chains.contains_key(&federation) {
             let outcome = self.receive(&federation, verified.chain.records().to_vec())?;
             return Ok((federation, outcome));
+        }
+        if self.chains.len() >= MAX_FEDERATIONS {
+            return Err(EngineError::TooManyFederations {
+                limit: MAX_FEDERATIONS,
+            });
         }
         if !verified.chain.state().is_member(&self.me, now) {
             return Err(EngineError::NotAMember {

@@ -30,6 +30,12 @@ pub enum EngineError {
         /// The federation.
         federation: FederationId,
     },
+    /// One federation more than the node may join.
+    #[error("this node is in {limit} federations already, the most it may join")]
+    TooManyFederations {
+        /// The limit.
+        limit: usize,
+    },
     /// A federation this node does not belong to.
     #[error("this node is not in federation {0}")]
     UnknownFederation(FederationId),

@@ -18,10 +18,16 @@ impl Engine {
             return MessageAcceptance::Ignore;
         };
         let change = env.change_hash;
+        if self.documents.refused_for_good(&env.document, &change) {
+            return MessageAcceptance::Reject;
+        }
         match self.documents.receive(chain, env) {
             Ok(received) => {
                 if received.refused.iter().any(|r| r.change_hash == change) {
                     MessageAcceptance::Reject
+                } else if received.accepted.is_empty() && received.buffered == 0 {
+                    // Nothing new (a duplicate): do not forward it again.
+                    MessageAcceptance::Ignore
                 } else {
                     MessageAcceptance::Accept
                 }

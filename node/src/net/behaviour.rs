@@ -6,8 +6,8 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{allow_block_list, gossipsub, identity::Keypair, ping, request_response};
 
 use crate::net::protocol::{
-    subscription_filter, FederationTopics, SubscriptionFilter, SyncRequest, SyncResponse,
-    MAX_GOSSIP_BYTES, MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, SYNC_PROTOCOL,
+    subscription_filter, SubscriptionFilter, SyncRequest, SyncResponse, MAX_GOSSIP_BYTES,
+    MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, SYNC_PROTOCOL,
 };
 use crate::net::NetError;
 
@@ -49,11 +49,7 @@ impl Behaviour {
     /// # Errors
     ///
     /// [`NetError::Config`] if gossipsub refuses the configuration.
-    pub fn new(
-        key: &Keypair,
-        topics: FederationTopics,
-        config: &BehaviourConfig,
-    ) -> Result<Behaviour, NetError> {
+    pub fn new(key: &Keypair, config: &BehaviourConfig) -> Result<Behaviour, NetError> {
         let gossip_config = gossipsub::ConfigBuilder::default()
             .heartbeat_interval(config.gossip_heartbeat)
             .max_transmit_size(MAX_GOSSIP_BYTES)
@@ -65,7 +61,7 @@ impl Behaviour {
         let gossip = gossipsub::Behaviour::new_with_subscription_filter(
             gossipsub::MessageAuthenticity::Signed(key.clone()),
             gossip_config,
-            subscription_filter(topics),
+            subscription_filter(),
         )
         .map_err(|e| NetError::Config(e.to_string()))?;
         let codec = request_response::cbor::codec::Codec::default()

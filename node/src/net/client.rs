@@ -45,6 +45,12 @@ pub enum NetError {
         /// Why.
         reason: String,
     },
+    /// Joining one federation more than [`super::protocol::MAX_FEDERATIONS`].
+    #[error("this node is in {limit} federations already, the most it may join")]
+    TooManyFederations {
+        /// The limit.
+        limit: usize,
+    },
     /// Publishing a gossip message failed.
     #[error("cannot publish on federation {federation}: {reason}")]
     Publish {

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, trace, warn};
 
 use behaviour::{Behaviour, BehaviourConfig, BehaviourEvent};
-use protocol::{federation_topic, FederationTopics, SyncRequest, SyncResponse};
+use protocol::{federation_topic, SyncRequest, SyncResponse, MAX_FEDERATIONS};
 
 /// How many commands may wait for the loop before senders wait.
 const COMMAND_QUEUE: usize = 256;
@@ -62,8 +62,6 @@ pub fn new(
     config: NetConfig,
     shutdown: CancellationToken,
 ) -> Result<(NetClient, mpsc::Receiver<NetEvent>, EventLoop), NetError> {
-    let topics = FederationTopics::default();
-    let behaviour_topics = topics.clone();
     let behaviour_config = config.behaviour.clone();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -75,7 +73,7 @@ pub fn new(
         .map_err(|e| NetError::Config(e.to_string()))?
         .with_quic()
         .with_behaviour(|key| {
-            Behaviour::new(key, behaviour_topics, &behaviour_config)
+            Behaviour::new(key, &behaviour_config)
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
         })
         .map_err(|e| NetError::Config(e.to_string()))?
@@ -90,7 +88,6 @@ pub fn new(
             swarm,
             commands,
             events,
-            topics,
             shutdown,
             pending_listen: HashMap::new(),
             pending_dial: HashMap::new(),
@@ -104,8 +101,6 @@ pub struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<NetCommand>,
     events: mpsc::Sender<NetEvent>,
-    /// Shared with gossipsub's subscription filter.
-    topics: FederationTopics,
     shutdown: CancellationToken,
     pending_listen: HashMap<ListenerId, (Multiaddr, oneshot::Sender<Result<Multiaddr, NetError>>)>,
     pending_dial: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NetError>>>>,
@@ -177,7 +172,14 @@ impl EventLoop {
             }
             NetCommand::Join { federation, reply } => {
                 let topic = federation_topic(&federation);
-                self.topics.insert(topic.hash());
+                let gossip = &self.swarm.behaviour().gossip;
+                let joined = gossip.topics().any(|t| *t == topic.hash());
+                if !joined && gossip.topics().count() >= MAX_FEDERATIONS {
+                    let _ = reply.send(Err(NetError::TooManyFederations {
+                        limit: MAX_FEDERATIONS,
+                    }));
+                    return;
+                }
                 let result = self
                     .swarm
                     .behaviour_mut()

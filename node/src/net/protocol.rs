@@ -1,13 +1,10 @@
 //! What nodes say to each other: the sync request-response messages, the gossip topic of
 //! a federation, and the size limits of both.
 
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
-
 use fed_crdt::chain::record::Record;
 use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{ChangeHash, DocId, FederationId};
-use libp2p::gossipsub::{self, IdentTopic, TopicHash};
+use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -125,49 +122,20 @@ pub fn federation_topic(federation: &FederationId) -> IdentTopic {
     IdentTopic::new(format!("fednet/1/{}", hex::encode(h.finalize())))
 }
 
-/// The topics of the federations we belong to: the only ones we subscribe to, and the
-/// only ones whose remote subscriptions we track.
+/// The subscription filter given to gossipsub: counts capped by our own limits.
 ///
-/// The set is shared with the event loop, which adds a topic when it joins a federation.
-#[derive(Clone, Debug, Default)]
-pub struct FederationTopics {
-    topics: Arc<RwLock<HashSet<TopicHash>>>,
-}
+/// Remote subscriptions are tracked whatever their topic (within the caps): gossipsub never
+/// re-announces a peer's subscriptions, so a node that joins a federation after
+/// connecting to a fellow member must already know that the member subscribed. Only
+/// members ever connect, and topics are hashes, so nothing is learnt from this. Our own
+/// subscriptions are decided by the engine (one per federation joined).
+pub type SubscriptionFilter =
+    gossipsub::MaxCountSubscriptionFilter<gossipsub::AllowAllSubscriptionFilter>;
 
-impl FederationTopics {
-    /// Adds a federation's topic to the set we may subscribe to.
-    pub fn insert(&self, topic: TopicHash) {
-        if let Ok(mut t) = self.topics.write() {
-            t.insert(topic);
-        }
-    }
-
-    /// Removes a federation's topic.
-    pub fn remove(&self, topic: &TopicHash) {
-        if let Ok(mut t) = self.topics.write() {
-            t.remove(topic);
-        }
-    }
-
-    fn contains(&self, topic: &TopicHash) -> bool {
-        self.topics.read().is_ok_and(|t| t.contains(topic))
-    }
-}
-
-impl gossipsub::TopicSubscriptionFilter for FederationTopics {
-    fn can_subscribe(&mut self, topic_hash: &TopicHash) -> bool {
-        self.contains(topic_hash)
-    }
-}
-
-/// The subscription filter given to gossipsub: only our federations' topics, both for our
-/// own subscriptions and for the remote subscriptions we keep track of, with counts capped.
-pub type SubscriptionFilter = gossipsub::MaxCountSubscriptionFilter<FederationTopics>;
-
-/// Wraps the shared topic set in the count limits.
-pub fn subscription_filter(topics: FederationTopics) -> SubscriptionFilter {
+/// Our subscription filter with its limits.
+pub fn subscription_filter() -> SubscriptionFilter {
     gossipsub::MaxCountSubscriptionFilter {
-        filter: topics,
+        filter: gossipsub::AllowAllSubscriptionFilter {},
         max_subscribed_topics: MAX_FEDERATIONS,
         max_subscriptions_per_request: MAX_REMOTE_TOPICS,
     }
@@ -198,16 +166,5 @@ mod tests {
         };
         assert_eq!(Announcement::from_bytes(&a.to_bytes()), Ok(a));
         assert!(Announcement::from_bytes(b"{\"ChainHead\": 1}").is_err());
-    }
-
-    #[test]
-    fn filter_accepts_only_joined_topics() {
-        use gossipsub::TopicSubscriptionFilter;
-        let mut filter = FederationTopics::default();
-        let mine = federation_topic(&FederationId([1; 32])).hash();
-        let other = federation_topic(&FederationId([2; 32])).hash();
-        filter.insert(mine.clone());
-        assert!(filter.can_subscribe(&mine));
-        assert!(!filter.can_subscribe(&other));
     }
 }
