@@ -183,7 +183,7 @@ impl TestNode {
         path: &str,
         body: Option<&str>,
         token: bool,
-    ) -> (u16, serde_json::Value) {
+    ) -> Result<(u16, serde_json::Value), String> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
@@ -209,18 +209,23 @@ impl TestNode {
                 r.send(b.unwrap_or(""))
             }
         };
-        let mut response = response.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let mut response = match response {
+            Ok(r) => r,
+            Err(e) => return Err(format!("{method} {url}: {e}")),
+        };
         let status = response.status().as_u16();
         let value = response
             .body_mut()
             .read_json()
             .unwrap_or(serde_json::Value::Null);
-        (status, value)
+        Ok((status, value))
     }
 
     /// `GET path` with the token; panics unless 200.
     pub fn get(&self, path: &str) -> serde_json::Value {
-        let (status, value) = self.request("GET", path, None, true);
+        let (status, value) = self
+            .request("GET", path, None, true)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(status, 200, "GET {path}: {value}");
         value
     }
@@ -234,6 +239,18 @@ impl TestNode {
         token: bool,
     ) -> (u16, serde_json::Value) {
         self.request(method, path, body, token)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`TestNode::call`], but a transport error (the server closed the connection
+    /// while the body was still being sent, say) is returned instead of failing.
+    pub fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, serde_json::Value), String> {
+        self.request(method, path, body, true)
     }
 
     /// Runs `fedctl --data-dir <this node> args...`.
@@ -335,5 +352,93 @@ impl TestNode {
                     .map(|n| (id.clone(), n.to_string()))
             })
             .collect()
+    }
+}
+
+/// The administrator's side of a test: a key (`admin.key`) and a chain file in `root`.
+pub struct Admin {
+    /// Where the key and the chain file are.
+    pub root: PathBuf,
+    /// The chain file's name in `root`.
+    pub chain: String,
+}
+
+impl Admin {
+    /// Creates the key (once per `root`) and a new federation in `chain`.
+    pub fn new(root: &Path, chain: &str) -> Admin {
+        if !root.join("admin.key").exists() {
+            let key = run("fedctl", root, &["key", "new", "--out", "admin.key"]);
+            assert_eq!(key.code, 0, "{}", key.stderr);
+        }
+        let fed = run(
+            "fedctl",
+            root,
+            &[
+                "federation",
+                "new",
+                "--name",
+                chain,
+                "--admin-key",
+                "admin.key",
+                "--out",
+                chain,
+            ],
+        );
+        assert_eq!(fed.code, 0, "{}", fed.stderr);
+        Admin {
+            root: root.to_path_buf(),
+            chain: chain.to_string(),
+        }
+    }
+
+    /// Runs a signing `fedctl` command on the chain file; it must succeed.
+    pub fn sign(&self, args: &[&str]) {
+        let mut all = args.to_vec();
+        all.extend(["--chain", &self.chain, "--admin-key", "admin.key"]);
+        let out = run("fedctl", &self.root, &all);
+        assert_eq!(out.code, 0, "fedctl {args:?}: {}", out.stderr);
+    }
+
+    /// Admits the platform initialised in `dir`, with extra `membership add` flags.
+    pub fn admit(&self, dir: &Path, extra: &[&str]) {
+        let card = dir.join("identity.card.json").display().to_string();
+        let mut args = vec!["membership", "add", "--card", card.as_str()];
+        args.extend_from_slice(extra);
+        self.sign(&args);
+    }
+
+    /// The chain file, verified.
+    pub fn chain(&self) -> fed_crdt::chain::Chain {
+        let text = std::fs::read_to_string(self.root.join(&self.chain)).expect("chain file");
+        fed_crdt::chain::file::ChainFile::parse(&text)
+            .expect("chain file")
+            .verify()
+            .expect("valid chain")
+            .chain
+    }
+
+    /// The federation id.
+    pub fn federation(&self) -> String {
+        self.chain().federation().to_string()
+    }
+
+    /// The head record's seq.
+    pub fn head(&self) -> u64 {
+        self.chain().state().seq
+    }
+
+    /// Has `node` join the federation through `fedctl`.
+    pub fn join(&self, node: &TestNode) {
+        let out = node.fedctl(&self.root, &["federation", "join", "--chain", &self.chain]);
+        assert_eq!(out.code, 0, "join: {}", out.stderr);
+    }
+
+    /// Publishes the chain file's records at `node`.
+    pub fn publish(&self, node: &TestNode) {
+        let out = node.fedctl(
+            &self.root,
+            &["membership", "publish", "--chain", &self.chain],
+        );
+        assert_eq!(out.code, 0, "publish: {}", out.stderr);
     }
 }

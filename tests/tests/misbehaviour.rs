@@ -28,7 +28,7 @@ use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId, Signat
 use fed_crdt::limits::MAX_CHANGE_BYTES;
 use fed_crdt::registry::platforms::read_profiles;
 use fed_crdt::Timestamp;
-use fed_e2e::{wait_until, TestNode};
+use fed_e2e::{wait_until, Admin, TestNode};
 use fednode::net::protocol::{SyncRequest, SyncResponse};
 #[test]
 fn a_misbehaving_member_is_refused_at_every_node_and_changes_nothing() {
@@ -42,7 +42,7 @@ fn a_misbehaving_member_is_refused_at_every_node_and_changes_nothing() {
     let mallory_dir = TestNode::init(root, "mallory");
     let rex_dir = TestNode::init(root, "rex");
     let eve_dir = TestNode::init(root, "eve");
-    let admin = Admin::new(root);
+    let admin = Admin::new(root, "chain.json");
     for dir in honest_dirs.iter().chain([&mallory_dir, &rex_dir]) {
         admin.admit(dir, &[]);
     }
@@ -353,7 +353,7 @@ fn small_federation(mallory_rights: &str) -> Small {
         .map(|n| TestNode::init(root, n))
         .collect();
     let mallory_dir = TestNode::init(root, "mallory");
-    let admin = Admin::new(root);
+    let admin = Admin::new(root, "chain.json");
     for dir in &dirs {
         admin.admit(dir, &[]);
     }

@@ -17,79 +17,13 @@ use fed_crdt::keys::KeyKind;
 use fed_crdt::registry::platforms::{profile_change, PlatformProfile};
 use fed_crdt::registry::{Document, Outcome};
 use fed_crdt::Timestamp;
-use fed_e2e::{run, wait_until, TestNode};
+use fed_e2e::{wait_until, Admin, TestNode};
 use fednode::net::protocol::{Announcement, SyncRequest, SyncResponse};
 use fednode::net::{NetClient, NetConfig, NetError, NetEvent};
 use libp2p::gossipsub::MessageAcceptance;
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// The administrator's side: a key and `chain.json` in `root`.
-pub struct Admin {
-    pub root: PathBuf,
-}
-
-impl Admin {
-    pub fn new(root: &Path) -> Admin {
-        let key = run("fedctl", root, &["key", "new", "--out", "admin.key"]);
-        assert_eq!(key.code, 0, "{}", key.stderr);
-        let fed = run(
-            "fedctl",
-            root,
-            &[
-                "federation",
-                "new",
-                "--name",
-                "Registry",
-                "--admin-key",
-                "admin.key",
-                "--out",
-                "chain.json",
-            ],
-        );
-        assert_eq!(fed.code, 0, "{}", fed.stderr);
-        Admin {
-            root: root.to_path_buf(),
-        }
-    }
-
-    pub fn sign(&self, args: &[&str]) {
-        let mut all = args.to_vec();
-        all.extend(["--chain", "chain.json", "--admin-key", "admin.key"]);
-        let out = run("fedctl", &self.root, &all);
-        assert_eq!(out.code, 0, "fedctl {args:?}: {}", out.stderr);
-    }
-
-    pub fn admit(&self, dir: &Path, extra: &[&str]) {
-        let card = dir.join("identity.card.json").display().to_string();
-        let mut args = vec!["membership", "add", "--card", card.as_str()];
-        args.extend_from_slice(extra);
-        self.sign(&args);
-    }
-
-    pub fn chain(&self) -> Chain {
-        let text = std::fs::read_to_string(self.root.join("chain.json")).expect("chain.json");
-        ChainFile::parse(&text)
-            .expect("chain file")
-            .verify()
-            .expect("valid chain")
-            .chain
-    }
-
-    pub fn join(&self, node: &TestNode) {
-        let out = node.fedctl(&self.root, &["federation", "join", "--chain", "chain.json"]);
-        assert_eq!(out.code, 0, "join: {}", out.stderr);
-    }
-
-    pub fn publish(&self, node: &TestNode) {
-        let out = node.fedctl(
-            &self.root,
-            &["membership", "publish", "--chain", "chain.json"],
-        );
-        assert_eq!(out.code, 0, "publish: {}", out.stderr);
-    }
-}
 
 /// A member's secret key, read from its data directory.
 pub fn platform_key(dir: &Path) -> SigningKey {
