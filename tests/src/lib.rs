@@ -3,7 +3,7 @@
 //!
 //! The tests drive the real `fednode` and `fedctl` executables, as an operator and an
 //! administrator would. Cargo only builds a package's own binaries for its tests, so the
-//! first call builds both (a no-op when they are fresh), which also guarantees that a
+//! first call builds them all (a no-op when they are fresh), which also guarantees that a
 //! test never runs a stale binary.
 
 use std::path::{Path, PathBuf};
@@ -57,7 +57,7 @@ fn bin_dir() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args([
-                "build", "--quiet", "-p", "fednode", "-p", "fedctl", "--bins",
+                "build", "--quiet", "-p", "fednode", "-p", "fedctl", "-p", "testnet", "--bins",
             ])
             .current_dir(workspace_root())
             .status();
