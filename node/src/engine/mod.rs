@@ -17,7 +17,7 @@ pub use handle::{EngineCommand, EngineError, EngineHandle, NodeStatus, PlatformE
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fed_crdt::chain::file::ChainFile;
 use fed_crdt::ids::{FederationId, PlatformId};
@@ -38,6 +38,8 @@ use federations::{Federations, ReceiveOutcome};
 
 /// Most chain records sent in one sync response.
 pub const MAX_RECORDS_PER_RESPONSE: usize = 256;
+/// Least time between two dials of the same unconnected member.
+pub const DIAL_BACKOFF: Duration = Duration::from_secs(5);
 /// How often every federation is reconciled with every connected member.
 pub const DEFAULT_ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -75,6 +77,8 @@ pub struct Engine {
     /// (two engines fetching from each other must not wait on each other).
     fetched: mpsc::Receiver<Fetched>,
     fetched_sender: mpsc::Sender<Fetched>,
+    /// When each unconnected member was last dialled.
+    last_dial: HashMap<PeerId, Instant>,
     /// Fetches under way, so that announcements and timers do not pile them up.
     in_flight: HashSet<(PeerId, FederationId, FetchKind)>,
 }
@@ -138,6 +142,7 @@ pub fn new(
             fetched,
             fetched_sender,
             in_flight: HashSet::new(),
+            last_dial: HashMap::new(),
         },
     ))
 }
@@ -310,10 +315,20 @@ impl Engine {
                     .extend(addresses.iter().cloned());
             }
         }
+        let now_instant = Instant::now();
         for (peer, addresses) in targets {
             if connected.contains(&peer) {
                 continue;
             }
+            // An unreachable member is retried, but not on every tick.
+            if self
+                .last_dial
+                .get(&peer)
+                .is_some_and(|t| now_instant.duration_since(*t) < DIAL_BACKOFF)
+            {
+                continue;
+            }
+            self.last_dial.insert(peer, now_instant);
             for address in addresses {
                 let net = self.net.clone();
                 tokio::spawn(async move {
