@@ -47,3 +47,13 @@ pub const MAX_PROFILE_CONTACT_BYTES: usize = 256;
 pub const MAX_PROFILE_ADDRESSES: usize = 16;
 /// Longest single address in a platform's registry profile, in bytes.
 pub const MAX_PROFILE_ADDRESS_BYTES: usize = 256;
+/// Longest project code (`[A-Za-z0-9._-]`), in bytes.
+pub const MAX_PROJECT_CODE_BYTES: usize = 64;
+/// Longest project description, in bytes.
+pub const MAX_PROJECT_DESCRIPTION_BYTES: usize = 4096;
+/// Most members (people) a project may list.
+pub const MAX_PROJECT_MEMBERS: usize = 256;
+/// Longest e-mail address of a project member, in bytes.
+pub const MAX_PROJECT_EMAIL_BYTES: usize = 256;
+/// Most catalog references (regulatory frameworks, or entities) a project may list.
+pub const MAX_PROJECT_REFERENCES: usize = 256;

@@ -320,7 +320,7 @@ fn a_change_dated_before_its_cited_record_is_refused() {
 }
 
 #[test]
-fn project_documents_need_write_projects_and_have_no_rules_yet() {
+fn project_documents_need_write_projects_and_follow_their_rules() {
     let chain = registry_chain();
     let project = DocId::random(DocKind::Project, [4; 16]);
     let change = raw_change(&Automerge::new(), &actor(READER), ms(T0 + 1_000), |tx| {
@@ -340,7 +340,7 @@ fn project_documents_need_write_projects_and_have_no_rules_yet() {
         &doc.receive(&chain, seal(P1, &chain, project, &change)),
         RefusalCheck::Rule,
     );
-    assert!(r.reason.contains("no rules"), "{r}");
+    assert!(r.reason.contains("root key"), "{r}");
 }
 
 #[test]

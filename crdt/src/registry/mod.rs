@@ -9,10 +9,12 @@
 //!
 //! - [`document`]: the state machine ([`Document::receive`], [`Document::rebuild`]).
 //! - [`platforms`]: the platforms registry: profiles, and the local change that sets one.
+//! - [`projects`]: project documents: details, owner, shares, and the local changes.
 //! - `rules/`: the field-level rules, one file per document kind.
 
 pub mod document;
 pub mod platforms;
+pub mod projects;
 mod rules;
 
 pub use document::{Document, Outcome};

@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use automerge::{Automerge, ReadDoc};
 
 use super::{history, Document, Entry, Outcome, RefusedChange};
+use crate::chain::Chain;
 use crate::envelope::{Refusal, RefusalCheck};
 use crate::ids::ChangeHash;
 use crate::registry::rules::{self, RuleInput};
@@ -14,10 +15,10 @@ use crate::registry::rules::{self, RuleInput};
 impl Document {
     /// Runs the checks that need the dependencies, then applies the change. Everything
     /// refused here is refused for good (the payload is bound to the author by now).
-    pub(super) fn accept(&mut self, entry: Entry, out: &mut Vec<Outcome>) {
+    pub(super) fn accept(&mut self, chain: &Chain, entry: Entry, out: &mut Vec<Outcome>) {
         if let Err(refusal) = self
             .check_sequence(&entry)
-            .and_then(|()| self.check_rules(&entry))
+            .and_then(|()| self.check_rules(chain, &entry))
         {
             self.refuse(&entry.env, Some(&entry.change), refusal, out);
             return;
@@ -94,7 +95,7 @@ impl Document {
 
     /// Check 8: applies the change to a fork at its dependencies and lets the rules of
     /// the document's kind examine the patches and the result.
-    fn check_rules(&self, entry: &Entry) -> Result<(), Refusal> {
+    fn check_rules(&self, chain: &Chain, entry: &Entry) -> Result<(), Refusal> {
         let refuse = |check, reason: String| entry.env.refusal(check, reason);
         let mut deps = entry.change.deps().to_vec();
         deps.sort_unstable();
@@ -155,6 +156,9 @@ impl Document {
         let patches = fork.diff(&before, &after);
         let input = RuleInput {
             author: entry.env.author,
+            chain,
+            cited_seq: entry.env.cited_seq,
+            before: &before,
             patches: &patches,
             after: &fork,
         };

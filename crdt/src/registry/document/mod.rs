@@ -201,9 +201,9 @@ impl Document {
             out.extend(self.rebuild(chain));
         }
         self.admit(chain, env, &mut out);
-        self.release(&mut out);
+        self.release(chain, &mut out);
         self.settle_frontier(chain, &mut out);
-        self.release(&mut out);
+        self.release(chain, &mut out);
         out
     }
 
@@ -224,7 +224,7 @@ impl Document {
             return;
         }
         match check_envelope(chain, &env, self) {
-            Ok(change) => self.place(env, change, true, out),
+            Ok(change) => self.place(chain, env, change, true, out),
             Err(Rejection::Waiting(Wait::Chain { .. })) => self.wait(
                 Pending {
                     env,
@@ -252,6 +252,7 @@ impl Document {
     /// [`Document::release`], so that a long chain of them is not decided recursively.
     fn place(
         &mut self,
+        chain: &Chain,
         env: ChangeEnvelope,
         change: Change,
         announce: bool,
@@ -264,7 +265,7 @@ impl Document {
             return;
         }
         if env.deps.iter().all(|d| self.index.contains_key(d)) {
-            self.accept(Entry { env, change }, out);
+            self.accept(chain, Entry { env, change }, out);
         } else {
             let pending = Pending {
                 env,
@@ -314,7 +315,7 @@ impl Document {
 
     /// Accepts or refuses every buffered envelope whose dependencies are now decided,
     /// until none is left.
-    fn release(&mut self, out: &mut Vec<Outcome>) {
+    fn release(&mut self, chain: &Chain, out: &mut Vec<Outcome>) {
         loop {
             let ready = self.buffer.iter().find_map(|(arrival, p)| {
                 if p.waiting != Waiting::Deps {
@@ -331,7 +332,7 @@ impl Document {
                 return;
             };
             match pending.change {
-                Some(change) => self.place(pending.env, change, false, out),
+                Some(change) => self.place(chain, pending.env, change, false, out),
                 None => return,
             }
         }

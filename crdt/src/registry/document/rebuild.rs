@@ -77,7 +77,7 @@ impl Document {
         }
         // Accepted changes that no longer pass: refused, or back to the buffer.
         for (pending, decision) in demoted {
-            self.decide(pending, decision, true, &mut out);
+            self.decide(chain, pending, decision, true, &mut out);
         }
         // Buffered envelopes: checked against the new chain, without announcing those
         // that keep waiting.
@@ -94,11 +94,11 @@ impl Document {
                     check_against_chain(chain, &pending.env, &snapshot, || decode(&pending.env))
                 }
             };
-            self.decide(pending, decision, false, &mut out);
+            self.decide(chain, pending, decision, false, &mut out);
         }
-        self.release(&mut out);
+        self.release(chain, &mut out);
         self.settle_frontier(chain, &mut out);
-        self.release(&mut out);
+        self.release(chain, &mut out);
         out
     }
 
@@ -125,20 +125,21 @@ impl Document {
             let Some(pending) = self.buffer.remove(arrival) else {
                 continue;
             };
-            self.decide(pending, decision, false, out);
+            self.decide(chain, pending, decision, false, out);
         }
     }
 
     /// Acts on the result of re-checking a buffered or demoted envelope against the chain.
     pub(super) fn decide(
         &mut self,
+        chain: &Chain,
         pending: Pending,
         decision: Result<Change, Rejection>,
         announce: bool,
         out: &mut Vec<Outcome>,
     ) {
         match decision {
-            Ok(change) => self.place(pending.env, change, announce, out),
+            Ok(change) => self.place(chain, pending.env, change, announce, out),
             Err(Rejection::Waiting(Wait::Chain { .. })) => {
                 let pending = Pending {
                     waiting: Waiting::Chain,

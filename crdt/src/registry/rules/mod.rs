@@ -5,15 +5,23 @@
 //! file per document kind; a kind without rules refuses every change.
 
 mod platforms;
+mod projects;
 
-use automerge::{Automerge, Patch};
+use automerge::{Automerge, ChangeHash, Patch};
 
+use crate::chain::Chain;
 use crate::ids::{DocKind, PlatformId};
 
 /// What a rule sees of one change.
 pub(crate) struct RuleInput<'a> {
     /// The change's author (already bound to its actor id).
     pub author: PlatformId,
+    /// The chain the change was checked against; it holds the cited record.
+    pub chain: &'a Chain,
+    /// The seq of the membership record the change cites.
+    pub cited_seq: u64,
+    /// The heads of the fork before the change (its dependencies).
+    pub before: &'a [ChangeHash],
     /// The patches from the fork at the change's dependencies to the fork with it.
     pub patches: &'a [Patch],
     /// The fork with the change applied.
@@ -24,6 +32,7 @@ pub(crate) struct RuleInput<'a> {
 pub(crate) fn check(kind: DocKind, input: &RuleInput<'_>) -> Result<(), String> {
     match kind {
         DocKind::Platforms => platforms::check(input),
-        DocKind::Project | DocKind::Export => Err(format!("no rules for {kind} documents yet")),
+        DocKind::Project => projects::check(input),
+        DocKind::Export => Err(format!("no rules for {kind} documents yet")),
     }
 }

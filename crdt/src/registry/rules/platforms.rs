@@ -42,7 +42,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
 }
 
 /// The root key a patch lies under.
-fn top_key(patch: &Patch) -> Result<&str, String> {
+pub(super) fn top_key(patch: &Patch) -> Result<&str, String> {
     if let Some((_, prop)) = patch.path.first() {
         return match prop {
             Prop::Map(key) => Ok(key.as_str()),

@@ -1,0 +1,290 @@
+//! The local changes to a project document: create, update, share, delete.
+//!
+//! Each builds the change on a copy of the document and returns it sealed; the document
+//! itself is not modified (feed the envelope to [`Document::receive`] like any other).
+
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{ActorId, Automerge, ObjId, ObjType, ReadDoc, Value, ROOT};
+use ed25519_dalek::SigningKey;
+
+use super::{read_project, Access, Project};
+use crate::chain::Chain;
+use crate::envelope::ChangeEnvelope;
+use crate::error::ProjectError;
+use crate::ids::{DocId, DocKind, PlatformId};
+use crate::registry::Document;
+
+/// Makes the signed change that creates project `doc_id`, owned by `owner_key`'s platform.
+///
+/// # Errors
+///
+/// [`ProjectError::Field`] for a bad project or a reference missing from the chain's
+/// catalog, [`ProjectError::NotProject`] if `doc_id` is of another kind,
+/// [`ProjectError::ClockBehind`], [`ProjectError::Automerge`].
+pub fn create_project(
+    chain: &Chain,
+    owner_key: &SigningKey,
+    doc_id: DocId,
+    project: &Project,
+    now_ms: i64,
+) -> Result<ChangeEnvelope, ProjectError> {
+    check_kind(doc_id)?;
+    project.check()?;
+    project.check_catalog(&chain.state().catalog)?;
+    let owner = PlatformId::from(owner_key).to_string();
+    let sealed = seal_change(&Automerge::new(), chain, doc_id, owner_key, now_ms, |tx| {
+        tx.put(ROOT, "owner", owner.as_str())?;
+        let obj = tx.put_object(ROOT, "project", ObjType::Map)?;
+        write_details(tx, &obj, project)?;
+        tx.put_object(ROOT, "shares", ObjType::Map)?;
+        tx.put(ROOT, "deleted", false)?;
+        Ok(())
+    })?;
+    sealed.ok_or(ProjectError::Unreadable { document: doc_id })
+}
+
+/// Makes the signed change that sets a project's details (for its owner or a platform it
+/// is shared with `write`; the rules refuse anyone else's). Only differing fields are
+/// written. Returns `Ok(None)` if the details already read exactly so.
+///
+/// # Errors
+///
+/// As [`create_project`], and [`ProjectError::Unreadable`] if the document holds no
+/// project yet.
+pub fn update_project(
+    document: &Document,
+    chain: &Chain,
+    author_key: &SigningKey,
+    project: &Project,
+    now_ms: i64,
+) -> Result<Option<ChangeEnvelope>, ProjectError> {
+    check_kind(document.id())?;
+    project.check()?;
+    project.check_catalog(&chain.state().catalog)?;
+    let view = readable(document)?;
+    if view.project == *project {
+        return Ok(None);
+    }
+    let current = view.project;
+    seal_change(
+        document.automerge(),
+        chain,
+        document.id(),
+        author_key,
+        now_ms,
+        |tx| {
+            let obj = match tx.get(ROOT, "project")? {
+                Some((Value::Object(ObjType::Map), obj)) => obj,
+                _ => tx.put_object(ROOT, "project", ObjType::Map)?,
+            };
+            write_changed(tx, &obj, &current, project)
+        },
+    )
+}
+
+/// Makes the signed change by the owner that shares a project with `platform`
+/// (`Some(access)`) or stops sharing it (`None`). Returns `Ok(None)` if nothing changes.
+///
+/// # Errors
+///
+/// [`ProjectError::Field`] for sharing with the owner itself, and as [`update_project`].
+pub fn share_project(
+    document: &Document,
+    chain: &Chain,
+    owner_key: &SigningKey,
+    platform: PlatformId,
+    access: Option<Access>,
+    now_ms: i64,
+) -> Result<Option<ChangeEnvelope>, ProjectError> {
+    check_kind(document.id())?;
+    let view = readable(document)?;
+    if platform == view.owner {
+        return Err(ProjectError::Field {
+            field: "shares".into(),
+            problem: "cannot name the owner".into(),
+        });
+    }
+    if view.shares.get(&platform).copied() == access {
+        return Ok(None);
+    }
+    let key = platform.to_string();
+    seal_change(
+        document.automerge(),
+        chain,
+        document.id(),
+        owner_key,
+        now_ms,
+        |tx| {
+            let shares = match tx.get(ROOT, "shares")? {
+                Some((Value::Object(ObjType::Map), obj)) => obj,
+                _ => tx.put_object(ROOT, "shares", ObjType::Map)?,
+            };
+            match access {
+                Some(access) => tx.put(&shares, key.as_str(), access.name())?,
+                None => tx.delete(&shares, key.as_str())?,
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Makes the signed change by the owner that marks a project deleted. Returns `Ok(None)`
+/// if it already is.
+///
+/// # Errors
+///
+/// As [`update_project`].
+pub fn delete_project(
+    document: &Document,
+    chain: &Chain,
+    owner_key: &SigningKey,
+    now_ms: i64,
+) -> Result<Option<ChangeEnvelope>, ProjectError> {
+    check_kind(document.id())?;
+    if readable(document)?.deleted {
+        return Ok(None);
+    }
+    seal_change(
+        document.automerge(),
+        chain,
+        document.id(),
+        owner_key,
+        now_ms,
+        |tx| {
+            tx.put(ROOT, "deleted", true)?;
+            Ok(())
+        },
+    )
+}
+
+fn check_kind(document: DocId) -> Result<(), ProjectError> {
+    if document.kind == DocKind::Project {
+        Ok(())
+    } else {
+        Err(ProjectError::NotProject { document })
+    }
+}
+
+fn readable(document: &Document) -> Result<super::ProjectView, ProjectError> {
+    read_project(document.id(), document.automerge()).ok_or(ProjectError::Unreadable {
+        document: document.id(),
+    })
+}
+
+/// Builds one change on a copy of `base` under the author's actor id, timestamped
+/// `now_ms`, and seals it citing the chain's head. `Ok(None)` if the edit did nothing.
+fn seal_change(
+    base: &Automerge,
+    chain: &Chain,
+    document: DocId,
+    author_key: &SigningKey,
+    now_ms: i64,
+    edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), ProjectError>,
+) -> Result<Option<ChangeEnvelope>, ProjectError> {
+    let state = chain.state();
+    if i128::from(now_ms) < i128::from(state.issued_at.as_secs()) * 1000 {
+        return Err(ProjectError::ClockBehind {
+            now_ms,
+            seq: state.seq,
+            issued_at: state.issued_at,
+        });
+    }
+    let author = PlatformId::from(author_key);
+    let mut doc = base.clone();
+    doc.set_actor(ActorId::from(&author.as_bytes()[..]));
+    let mut tx = doc.transaction();
+    edit(&mut tx)?;
+    if tx.pending_ops() == 0 {
+        tx.rollback();
+        return Ok(None);
+    }
+    let (hash, _) = tx.commit_with(CommitOptions::default().with_time(now_ms));
+    let change = hash.and_then(|h| doc.get_change_by_hash(&h));
+    Ok(change.map(|change| {
+        ChangeEnvelope::seal(
+            author_key,
+            chain.federation(),
+            document,
+            state.seq,
+            state.head,
+            &change,
+        )
+    }))
+}
+
+/// Writes every field of `project` into the empty map `obj`.
+fn write_details(
+    tx: &mut Transaction<'_>,
+    obj: &ObjId,
+    project: &Project,
+) -> Result<(), ProjectError> {
+    write_changed(tx, obj, &Project::default(), project)?;
+    for (field, value) in [
+        ("code", &project.code),
+        ("name", &project.name),
+        ("description", &project.description),
+    ] {
+        if value.is_empty() {
+            tx.put(obj, field, "")?;
+        }
+    }
+    for field in ["regulatory_frameworks", "entities", "members"] {
+        if tx.get(obj, field)?.is_none() {
+            tx.put_object(obj, field, ObjType::List)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the fields of `new` that differ from `old` into `obj`; lists are replaced whole.
+fn write_changed(
+    tx: &mut Transaction<'_>,
+    obj: &ObjId,
+    old: &Project,
+    new: &Project,
+) -> Result<(), ProjectError> {
+    for (field, old, new) in [
+        ("code", &old.code, &new.code),
+        ("name", &old.name, &new.name),
+        ("description", &old.description, &new.description),
+    ] {
+        if old != new {
+            tx.put(obj, field, new.as_str())?;
+        }
+    }
+    for (field, old, new) in [
+        ("start_date", &old.start_date, &new.start_date),
+        ("end_date", &old.end_date, &new.end_date),
+    ] {
+        match new {
+            Some(date) if old.as_ref() != Some(date) => tx.put(obj, field, date.as_str())?,
+            None if old.is_some() => tx.delete(obj, field)?,
+            _ => {}
+        }
+    }
+    for (field, old, new) in [
+        (
+            "regulatory_frameworks",
+            &old.regulatory_frameworks,
+            &new.regulatory_frameworks,
+        ),
+        ("entities", &old.entities, &new.entities),
+    ] {
+        if old != new {
+            let list = tx.put_object(obj, field, ObjType::List)?;
+            for (i, id) in new.iter().enumerate() {
+                tx.insert(&list, i, id.as_str())?;
+            }
+        }
+    }
+    if old.members != new.members {
+        let list = tx.put_object(obj, "members", ObjType::List)?;
+        for (i, m) in new.members.iter().enumerate() {
+            let map = tx.insert_object(&list, i, ObjType::Map)?;
+            tx.put(&map, "name", m.name.as_str())?;
+            tx.put(&map, "email", m.email.as_str())?;
+            tx.put(&map, "role", m.role.as_str())?;
+        }
+    }
+    Ok(())
+}

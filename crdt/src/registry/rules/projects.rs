@@ -1,0 +1,135 @@
+//! Rules of project documents: who may edit which root key, and what a valid project is.
+//!
+//! The first change (no dependencies) creates the document: it must write `owner` as its
+//! author and a valid `project`. Afterwards, as of the document at the change's
+//! dependencies: nobody changes `owner`; only the owner edits `shares` and `deleted`; the
+//! owner and the platforms shared with `write` edit `project`; once `deleted` is true,
+//! only the owner may change anything, and only `deleted`. After the change the document
+//! must read as a valid project whose dates are ordered, and whose references exist in
+//! the catalog of the membership record the change cites.
+
+use std::collections::BTreeSet;
+
+use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
+
+use super::platforms::top_key;
+use super::RuleInput;
+use crate::registry::projects::{read_strict, Access};
+
+pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
+    let mut touched = BTreeSet::new();
+    for patch in input.patches {
+        touched.insert(top_key(patch)?.to_string());
+    }
+    if touched.is_empty() {
+        return Ok(());
+    }
+    if input.before.is_empty() {
+        return check_creation(input);
+    }
+    let before = Before::read(input)?;
+    let is_owner = before.owner == input.author.to_string();
+    for key in &touched {
+        let allowed = match key.as_str() {
+            "owner" => return Err("nobody may change the owner of a project".into()),
+            "deleted" => is_owner,
+            _ if before.deleted => {
+                return Err(format!(
+                    "edits `{key}` of a deleted project; only its owner may change `deleted`"
+                ))
+            }
+            "shares" => is_owner,
+            "project" => is_owner || before.access == Some(Access::Write),
+            other => {
+                return Err(format!(
+                    "edits the root key `{}`, which a project does not have",
+                    other.escape_debug()
+                ))
+            }
+        };
+        if !allowed {
+            return Err(format!(
+                "{} may not edit `{key}` of this project (owner {}, access {})",
+                input.author,
+                before.owner,
+                before.access.map_or("none", Access::name)
+            ));
+        }
+    }
+    check_result(input, touched.contains("project"))
+}
+
+/// The first change: its author creates the document as its owner.
+fn check_creation(input: &RuleInput<'_>) -> Result<(), String> {
+    let parts = read_strict(input.after)?;
+    if parts.owner != input.author {
+        return Err(format!(
+            "creates a project owned by {}; its author {} may only create its own",
+            parts.owner, input.author
+        ));
+    }
+    check_result(input, true)
+}
+
+/// The document after the change: valid, dates ordered, references in the catalog.
+fn check_result(input: &RuleInput<'_>, details: bool) -> Result<(), String> {
+    let parts = read_strict(input.after)?;
+    if !details {
+        return Ok(());
+    }
+    parts.project.check().map_err(|e| e.to_string())?;
+    let state = input
+        .chain
+        .state_at(input.cited_seq)
+        .ok_or_else(|| format!("the cited record seq {} is unknown", input.cited_seq))?;
+    parts
+        .project
+        .check_catalog(&state.catalog)
+        .map_err(|e| e.to_string())
+}
+
+/// What the rules need of the document at the change's dependencies.
+struct Before {
+    owner: String,
+    deleted: bool,
+    access: Option<Access>,
+}
+
+impl Before {
+    fn read(input: &RuleInput<'_>) -> Result<Before, String> {
+        let doc = input.after;
+        let heads = input.before;
+        let owners = doc
+            .get_all_at(ROOT, "owner", heads)
+            .map_err(|e| e.to_string())?;
+        let owner = match owners.as_slice() {
+            [(Value::Scalar(v), _)] => match v.as_ref() {
+                ScalarValue::Str(s) => s.to_string(),
+                _ => return Err("the project has no valid owner".into()),
+            },
+            _ => return Err("the project has no single owner at the change's dependencies".into()),
+        };
+        let deleted = matches!(
+            doc.get_at(ROOT, "deleted", heads),
+            Ok(Some((Value::Scalar(v), _))) if matches!(v.as_ref(), ScalarValue::Boolean(true))
+        );
+        let access = match doc.get_at(ROOT, "shares", heads) {
+            Ok(Some((Value::Object(ObjType::Map), shares))) => {
+                match doc.get_at(&shares, input.author.to_string().as_str(), heads) {
+                    Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
+                        ScalarValue::Str(s) if s.as_str() == "write" => Some(Access::Write),
+                        ScalarValue::Str(s) if s.as_str() == "read" => Some(Access::Read),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        Ok(Before {
+            owner,
+            deleted,
+            access,
+        })
+    }
+}

@@ -1,0 +1,321 @@
+//! Project documents from the attacker's side: who may edit which part, references to the
+//! catalog, dates, deletion, and convergence whatever the delivery order.
+
+mod common;
+mod support;
+
+use automerge::transaction::Transactable;
+use automerge::{ObjType, ReadDoc, ROOT};
+use fed_crdt::chain::body::{CatalogEntries, Entity, EntityType, RecordBody, RegulatoryFramework};
+use fed_crdt::chain::Chain;
+use fed_crdt::envelope::{ChangeEnvelope, RefusalCheck};
+use fed_crdt::error::ProjectError;
+use fed_crdt::ids::{DocId, DocKind};
+use fed_crdt::registry::projects::{
+    create_project, delete_project, read_project, share_project, update_project, Access, Project,
+    ProjectMember,
+};
+use fed_crdt::registry::Document;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use common::{key, pid, push, ADMIN_A, P1, P2, P3, T0};
+use support::*;
+
+const NOW: u64 = T0 + 1_000;
+
+/// The registry chain with a catalog: framework `gdpr`, entity `aphp`.
+fn chain() -> Chain {
+    let mut chain = registry_chain();
+    push(
+        &mut chain,
+        CHAIN_TIME + 100,
+        ADMIN_A,
+        RecordBody::catalog(CatalogEntries {
+            frameworks: vec![RegulatoryFramework {
+                id: "gdpr".into(),
+                name: "GDPR".into(),
+                description_url: None,
+            }],
+            entity_types: vec![EntityType {
+                id: "hospital".into(),
+                name: "Hospital".into(),
+            }],
+            entities: vec![Entity {
+                id: "aphp".into(),
+                name: "AP-HP".into(),
+                entity_type: "hospital".into(),
+            }],
+        }),
+    );
+    chain
+}
+
+fn project(name: &str) -> Project {
+    Project {
+        code: "COHORT-1".into(),
+        name: name.into(),
+        description: "A cohort study".into(),
+        start_date: Some("2027-01-01".into()),
+        end_date: Some("2028-12-31".into()),
+        regulatory_frameworks: vec!["gdpr".into()],
+        entities: vec!["aphp".into()],
+        members: vec![ProjectMember {
+            name: "Jeanne Martin".into(),
+            email: "jeanne@example.org".into(),
+            role: "PI".into(),
+        }],
+    }
+}
+
+fn doc_id() -> DocId {
+    DocId::random(DocKind::Project, [7; 16])
+}
+
+/// P1 creates the project and shares it `write` with P2 and `read` with P3; returns the
+/// document and the envelopes in order.
+fn shared(chain: &Chain) -> (Document, Vec<ChangeEnvelope>) {
+    let mut doc = Document::new(doc_id(), chain);
+    let create = create_project(chain, &key(P1), doc_id(), &project("Cohort"), ms(NOW)).unwrap();
+    accept(&mut doc, chain, create.clone());
+    let mut envs = vec![create];
+    for (seed, access) in [(P2, Access::Write), (P3, Access::Read)] {
+        let env = share_project(&doc, chain, &key(P1), pid(seed), Some(access), ms(NOW + 1))
+            .unwrap()
+            .unwrap();
+        accept(&mut doc, chain, env.clone());
+        envs.push(env);
+    }
+    (doc, envs)
+}
+
+fn view(doc: &Document) -> fed_crdt::registry::projects::ProjectView {
+    read_project(doc.id(), doc.automerge()).expect("a readable project")
+}
+
+#[test]
+fn the_owner_creates_and_shares() {
+    let chain = chain();
+    let (doc, _) = shared(&chain);
+    let v = view(&doc);
+    assert_eq!(v.owner, pid(P1));
+    assert_eq!(v.project, project("Cohort"));
+    assert_eq!(v.shares[&pid(P2)], Access::Write);
+    assert_eq!(v.shares[&pid(P3)], Access::Read);
+    assert!(!v.deleted);
+}
+
+#[test]
+fn a_write_platform_edits_and_a_read_platform_cannot() {
+    let chain = chain();
+    let (mut doc, _) = shared(&chain);
+    let env = update_project(&doc, &chain, &key(P2), &project("Renamed"), ms(NOW + 2))
+        .unwrap()
+        .unwrap();
+    accept(&mut doc, &chain, env);
+    assert_eq!(view(&doc).project.name, "Renamed");
+
+    let env = update_project(&doc, &chain, &key(P3), &project("Hijacked"), ms(NOW + 3))
+        .unwrap()
+        .unwrap();
+    let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Rule);
+    assert!(r.reason.contains("may not edit `project`"), "{r}");
+    assert_eq!(view(&doc).project.name, "Renamed");
+}
+
+#[test]
+fn only_the_owner_shares_and_unshares() {
+    let chain = chain();
+    let (mut doc, _) = shared(&chain);
+    let env = share_project(
+        &doc,
+        &chain,
+        &key(P2),
+        pid(READER),
+        Some(Access::Read),
+        ms(NOW + 2),
+    )
+    .unwrap()
+    .unwrap();
+    let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Rule);
+    assert!(r.reason.contains("may not edit `shares`"), "{r}");
+
+    let env = share_project(&doc, &chain, &key(P1), pid(P3), None, ms(NOW + 3))
+        .unwrap()
+        .unwrap();
+    accept(&mut doc, &chain, env);
+    assert!(!view(&doc).shares.contains_key(&pid(P3)));
+}
+
+#[test]
+fn references_must_be_in_the_cited_catalog() {
+    let chain = chain();
+    let (doc, _) = shared(&chain);
+    let mut bad = project("Cohort");
+    bad.entities.push("unknown".into());
+    assert!(matches!(
+        update_project(&doc, &chain, &key(P1), &bad, ms(NOW + 2)),
+        Err(ProjectError::Field { .. })
+    ));
+    let mut doc = doc;
+    let change = raw_change(doc.automerge(), &actor(P1), ms(NOW + 2), |tx| {
+        let Some((_, obj)) = tx.get(ROOT, "project").unwrap() else {
+            panic!("no project map")
+        };
+        let list = tx
+            .put_object(&obj, "regulatory_frameworks", ObjType::List)
+            .unwrap();
+        tx.insert(&list, 0, "hipaa").unwrap();
+    });
+    let r = refused_by(
+        &doc.receive(&chain, seal(P1, &chain, doc_id(), &change)),
+        RefusalCheck::Rule,
+    );
+    assert!(r.reason.contains("not in the catalog"), "{r}");
+}
+
+#[test]
+fn dates_must_be_ordered() {
+    let chain = chain();
+    let (mut doc, _) = shared(&chain);
+    let mut bad = project("Cohort");
+    bad.end_date = Some("2026-12-31".into());
+    assert!(update_project(&doc, &chain, &key(P2), &bad, ms(NOW + 2)).is_err());
+    let change = raw_change(doc.automerge(), &actor(P2), ms(NOW + 2), |tx| {
+        let Some((_, obj)) = tx.get(ROOT, "project").unwrap() else {
+            panic!("no project map")
+        };
+        tx.put(&obj, "end_date", "2026-12-31").unwrap();
+    });
+    let r = refused_by(
+        &doc.receive(&chain, seal(P2, &chain, doc_id(), &change)),
+        RefusalCheck::Rule,
+    );
+    assert!(r.reason.contains("before the start date"), "{r}");
+}
+
+#[test]
+fn nobody_creates_a_project_for_another_owner() {
+    let chain = chain();
+    let mut doc = Document::new(doc_id(), &chain);
+    let change = raw_change(&automerge::Automerge::new(), &actor(P2), ms(NOW), |tx| {
+        tx.put(ROOT, "owner", pid(P1).to_string()).unwrap();
+        let obj = tx.put_object(ROOT, "project", ObjType::Map).unwrap();
+        tx.put(&obj, "code", "X").unwrap();
+        tx.put(&obj, "name", "Forged").unwrap();
+        tx.put(&obj, "description", "").unwrap();
+        for list in ["regulatory_frameworks", "entities", "members"] {
+            tx.put_object(&obj, list, ObjType::List).unwrap();
+        }
+    });
+    let r = refused_by(
+        &doc.receive(&chain, seal(P2, &chain, doc_id(), &change)),
+        RefusalCheck::Rule,
+    );
+    assert!(r.reason.contains("may only create its own"), "{r}");
+}
+
+#[test]
+fn nobody_changes_the_owner() {
+    let chain = chain();
+    let (mut doc, _) = shared(&chain);
+    for seed in [P1, P2] {
+        let change = raw_change(doc.automerge(), &actor(seed), ms(NOW + 2), |tx| {
+            tx.put(ROOT, "owner", pid(P2).to_string()).unwrap();
+        });
+        let r = refused_by(
+            &doc.receive(&chain, seal(seed, &chain, doc_id(), &change)),
+            RefusalCheck::Rule,
+        );
+        assert!(r.reason.contains("nobody may change the owner"), "{r}");
+    }
+    assert_eq!(view(&doc).owner, pid(P1));
+}
+
+#[test]
+fn a_deleted_project_is_frozen_but_for_its_owner_undeleting() {
+    let chain = chain();
+    let (mut doc, _) = shared(&chain);
+    let env = delete_project(&doc, &chain, &key(P1), ms(NOW + 2))
+        .unwrap()
+        .unwrap();
+    accept(&mut doc, &chain, env);
+    assert!(view(&doc).deleted);
+
+    for seed in [P1, P2] {
+        let env = update_project(&doc, &chain, &key(seed), &project("Late"), ms(NOW + 3))
+            .unwrap()
+            .unwrap();
+        let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Rule);
+        assert!(r.reason.contains("deleted project"), "{r}");
+    }
+    let env = share_project(
+        &doc,
+        &chain,
+        &key(P1),
+        pid(READER),
+        Some(Access::Read),
+        ms(NOW + 3),
+    )
+    .unwrap()
+    .unwrap();
+    refused_by(&doc.receive(&chain, env), RefusalCheck::Rule);
+    let change = raw_change(doc.automerge(), &actor(P2), ms(NOW + 3), |tx| {
+        tx.put(ROOT, "deleted", false).unwrap();
+    });
+    refused_by(
+        &doc.receive(&chain, seal(P2, &chain, doc_id(), &change)),
+        RefusalCheck::Rule,
+    );
+    let change = raw_change(doc.automerge(), &actor(P1), ms(NOW + 3), |tx| {
+        tx.put(ROOT, "deleted", false).unwrap();
+    });
+    accept(&mut doc, &chain, seal(P1, &chain, doc_id(), &change));
+    assert!(!view(&doc).deleted);
+}
+
+#[test]
+fn a_platform_without_write_projects_is_refused() {
+    let chain = chain();
+    let mut doc = Document::new(doc_id(), &chain);
+    let env = create_project(&chain, &key(READER), doc_id(), &project("Cohort"), ms(NOW)).unwrap();
+    let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Right);
+    assert!(r.reason.contains("write_projects"), "{r}");
+}
+
+#[test]
+fn three_documents_converge_whatever_the_order() {
+    let chain = chain();
+    let (mut doc, mut envs) = shared(&chain);
+    let edit = update_project(&doc, &chain, &key(P2), &project("By P2"), ms(NOW + 2))
+        .unwrap()
+        .unwrap();
+    accept(&mut doc, &chain, edit.clone());
+    envs.push(edit);
+    let refused = update_project(&doc, &chain, &key(P3), &project("By P3"), ms(NOW + 3))
+        .unwrap()
+        .unwrap();
+    envs.push(refused);
+    let unshare = share_project(&doc, &chain, &key(P1), pid(P3), None, ms(NOW + 4))
+        .unwrap()
+        .unwrap();
+    envs.push(unshare);
+
+    let views: Vec<_> = [1u64, 2, 3]
+        .into_iter()
+        .map(|seed| {
+            let mut order = envs.clone();
+            order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+            let mut doc = Document::new(doc_id(), &chain);
+            for env in order {
+                doc.receive(&chain, env);
+            }
+            assert_eq!(doc.accepted().len(), 5);
+            view(&doc)
+        })
+        .collect();
+    assert_eq!(views[0], views[1]);
+    assert_eq!(views[1], views[2]);
+    assert_eq!(views[0].project.name, "By P2");
+    assert!(!views[0].shares.contains_key(&pid(P3)));
+}
