@@ -59,6 +59,21 @@ pub(crate) fn check_text(value: &str, max: usize, allow_empty: bool) -> Result<(
     Ok(())
 }
 
+/// Checks a free text that may span lines: within `max` bytes, no control characters but
+/// line breaks and tabs.
+pub(crate) fn check_multiline_text(value: &str, max: usize) -> Result<(), String> {
+    if value.len() > max {
+        return Err(format!("is {} bytes, at most {max} allowed", value.len()));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err("must not contain control characters other than line breaks and tabs".into());
+    }
+    Ok(())
+}
+
 impl IdentityCard {
     /// Builds and signs a card for the platform whose signing key is given.
     ///

@@ -17,7 +17,7 @@ use automerge::{ActorId, Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value,
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
-use crate::card::check_text;
+use crate::card::{check_multiline_text, check_text};
 use crate::chain::Chain;
 use crate::envelope::ChangeEnvelope;
 use crate::error::ProfileError;
@@ -88,19 +88,7 @@ impl PlatformProfile {
 }
 
 fn check_description(value: &str) -> Result<(), String> {
-    if value.len() > MAX_PROFILE_DESCRIPTION_BYTES {
-        return Err(format!(
-            "is {} bytes, at most {MAX_PROFILE_DESCRIPTION_BYTES} allowed",
-            value.len()
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err("must not contain control characters other than line breaks and tabs".into());
-    }
-    Ok(())
+    check_multiline_text(value, MAX_PROFILE_DESCRIPTION_BYTES)
 }
 
 /// Every platform's profile in a platforms registry, by platform id.

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::card::check_text;
+use crate::card::{check_multiline_text, check_text};
 use crate::chain::state::Catalog;
 use crate::error::ProjectError;
 use crate::ids::{DocId, PlatformId};
@@ -239,19 +239,7 @@ fn check_code(code: &str) -> Result<(), String> {
 }
 
 fn check_description(value: &str) -> Result<(), String> {
-    if value.len() > MAX_PROJECT_DESCRIPTION_BYTES {
-        return Err(format!(
-            "is {} bytes, at most {MAX_PROJECT_DESCRIPTION_BYTES} allowed",
-            value.len()
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err("must not contain control characters other than line breaks and tabs".into());
-    }
-    Ok(())
+    check_multiline_text(value, MAX_PROJECT_DESCRIPTION_BYTES)
 }
 
 /// A calendar date written `YYYY-MM-DD` (so that text order is date order).
