@@ -13,6 +13,7 @@
 //! - `rules/`: the field-level rules, one file per document kind.
 
 pub mod document;
+mod local;
 pub mod platforms;
 pub mod projects;
 mod rules;

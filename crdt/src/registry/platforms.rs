@@ -12,8 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::transaction::{Transactable, Transaction};
+use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,7 @@ use crate::limits::{
     MAX_NAME_BYTES, MAX_PROFILE_ADDRESSES, MAX_PROFILE_ADDRESS_BYTES, MAX_PROFILE_CONTACT_BYTES,
     MAX_PROFILE_DESCRIPTION_BYTES,
 };
+use crate::registry::local::{self, clock_behind};
 use crate::registry::Document;
 
 /// The four fields of a profile, as written in the registry.
@@ -197,22 +198,34 @@ pub fn profile_change(
         });
     }
     profile.check()?;
-    let state = chain.state();
-    if i128::from(now_ms) < i128::from(state.issued_at.as_secs()) * 1000 {
+    if clock_behind(chain, now_ms) {
+        let state = chain.state();
         return Err(ProfileError::ClockBehind {
             now_ms,
             seq: state.seq,
             issued_at: state.issued_at,
         });
     }
-    let author = PlatformId::from(author_key);
-    let key = author.to_string();
-    let mut doc = document.automerge().clone();
-    doc.set_actor(ActorId::from(&author.as_bytes()[..]));
-    let mut tx = doc.transaction();
-    let obj = match tx.get(ROOT, key.as_str())? {
+    let key = PlatformId::from(author_key).to_string();
+    local::seal_change(
+        document.automerge(),
+        chain,
+        document.id(),
+        author_key,
+        now_ms,
+        |tx| write_profile(tx, &key, profile),
+    )
+}
+
+/// Writes `profile` under the author's root key, touching only the fields that differ.
+fn write_profile(
+    tx: &mut Transaction<'_>,
+    key: &str,
+    profile: &PlatformProfile,
+) -> Result<(), ProfileError> {
+    let obj = match tx.get(ROOT, key)? {
         Some((Value::Object(ObjType::Map), obj)) => obj,
-        _ => tx.put_object(ROOT, key.as_str(), ObjType::Map)?,
+        _ => tx.put_object(ROOT, key, ObjType::Map)?,
     };
     let unknown: Vec<String> = tx
         .keys(&obj)
@@ -256,20 +269,5 @@ pub fn profile_change(
             tx.insert(&list, i, address.as_str())?;
         }
     }
-    if tx.pending_ops() == 0 {
-        tx.rollback();
-        return Ok(None);
-    }
-    let (hash, _) = tx.commit_with(CommitOptions::default().with_time(now_ms));
-    let change = hash.and_then(|h| doc.get_change_by_hash(&h));
-    Ok(change.map(|change| {
-        ChangeEnvelope::seal(
-            author_key,
-            document.federation(),
-            document.id(),
-            state.seq,
-            state.head,
-            &change,
-        )
-    }))
+    Ok(())
 }

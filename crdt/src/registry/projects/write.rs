@@ -3,8 +3,8 @@
 //! Each builds the change on a copy of the document and returns it sealed; the document
 //! itself is not modified (feed the envelope to [`Document::receive`] like any other).
 
-use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{ActorId, Automerge, ObjId, ObjType, ReadDoc, Value, ROOT};
+use automerge::transaction::{Transactable, Transaction};
+use automerge::{Automerge, ObjId, ObjType, ReadDoc, Value, ROOT};
 use ed25519_dalek::SigningKey;
 
 use super::{read_project, Access, Project};
@@ -12,6 +12,7 @@ use crate::chain::Chain;
 use crate::envelope::ChangeEnvelope;
 use crate::error::ProjectError;
 use crate::ids::{DocId, DocKind, PlatformId};
+use crate::registry::local::{self, clock_behind};
 use crate::registry::Document;
 
 /// Makes the signed change that creates project `doc_id`, owned by `owner_key`'s platform.
@@ -171,8 +172,8 @@ fn readable(document: &Document) -> Result<super::ProjectView, ProjectError> {
     })
 }
 
-/// Builds one change on a copy of `base` under the author's actor id, timestamped
-/// `now_ms`, and seals it citing the chain's head. `Ok(None)` if the edit did nothing.
+/// Builds one change on a copy of `base` and seals it citing the chain's head, refusing
+/// a clock behind that head. `Ok(None)` if the edit did nothing.
 fn seal_change(
     base: &Automerge,
     chain: &Chain,
@@ -181,35 +182,15 @@ fn seal_change(
     now_ms: i64,
     edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), ProjectError>,
 ) -> Result<Option<ChangeEnvelope>, ProjectError> {
-    let state = chain.state();
-    if i128::from(now_ms) < i128::from(state.issued_at.as_secs()) * 1000 {
+    if clock_behind(chain, now_ms) {
+        let state = chain.state();
         return Err(ProjectError::ClockBehind {
             now_ms,
             seq: state.seq,
             issued_at: state.issued_at,
         });
     }
-    let author = PlatformId::from(author_key);
-    let mut doc = base.clone();
-    doc.set_actor(ActorId::from(&author.as_bytes()[..]));
-    let mut tx = doc.transaction();
-    edit(&mut tx)?;
-    if tx.pending_ops() == 0 {
-        tx.rollback();
-        return Ok(None);
-    }
-    let (hash, _) = tx.commit_with(CommitOptions::default().with_time(now_ms));
-    let change = hash.and_then(|h| doc.get_change_by_hash(&h));
-    Ok(change.map(|change| {
-        ChangeEnvelope::seal(
-            author_key,
-            chain.federation(),
-            document,
-            state.seq,
-            state.head,
-            &change,
-        )
-    }))
+    local::seal_change(base, chain, document, author_key, now_ms, edit)
 }
 
 /// Writes every field of `project` into the empty map `obj`.
