@@ -72,6 +72,18 @@ where
     panic!("timed out waiting until {what}");
 }
 
+/// Publishes as soon as a peer's subscription to the federation has arrived (gossipsub
+/// refuses to publish to nobody); false if none arrives within the deadline.
+async fn publish_when_subscribed(node: &TestNode, fed: FederationId, data: &[u8]) -> bool {
+    for _ in 0..100 {
+        if node.client.publish(fed, data.to_vec()).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// The next event matching `pick`, skipping others, within a deadline.
 async fn next_event<T>(node: &mut TestNode, mut pick: impl FnMut(NetEvent) -> Option<T>) -> T {
     let deadline = Duration::from_secs(10);
@@ -182,15 +194,10 @@ async fn gossip_reaches_members_of_the_federation() {
         .expect("dial");
 
     // Publishing succeeds once b's subscription has reached a.
-    let mut published = false;
-    for _ in 0..100 {
-        if a.client.publish(fed, b"new head".to_vec()).await.is_ok() {
-            published = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(published, "publish never found a subscribed peer");
+    assert!(
+        publish_when_subscribed(&a, fed, b"new head").await,
+        "publish never found a subscribed peer"
+    );
     let (topic, source, id, data) = next_event(&mut b, |e| match e {
         NetEvent::Gossip {
             topic,
@@ -268,15 +275,10 @@ async fn gossip_reaches_a_member_that_joined_before_we_did() {
     b.client.join(fed).await.expect("join b");
     tokio::time::sleep(Duration::from_millis(300)).await;
     a.client.join(fed).await.expect("join a");
-    let mut published = false;
-    for _ in 0..100 {
-        if a.client.publish(fed, b"late".to_vec()).await.is_ok() {
-            published = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(published, "a never learnt that b is subscribed");
+    assert!(
+        publish_when_subscribed(&a, fed, b"late").await,
+        "a never learnt that b is subscribed"
+    );
     let data = next_event(&mut b, |e| match e {
         NetEvent::Gossip { data, .. } => Some(data),
         _ => None,

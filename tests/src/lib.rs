@@ -433,6 +433,31 @@ impl Admin {
         assert_eq!(out.code, 0, "join: {}", out.stderr);
     }
 
+    /// Initialises, admits and starts one node per name (each bootstrapping from the ones
+    /// before it), has them all join, and waits until they are all connected.
+    pub fn start_members(&self, names: &[&str]) -> (Vec<PathBuf>, Vec<TestNode>) {
+        let dirs: Vec<PathBuf> = names
+            .iter()
+            .map(|n| TestNode::init(&self.root, n))
+            .collect();
+        for d in &dirs {
+            self.admit(d, &[]);
+        }
+        let mut nodes: Vec<TestNode> = Vec::new();
+        for d in &dirs {
+            let earlier: Vec<&str> = nodes.iter().map(|n| n.bootstrap.as_str()).collect();
+            let node = TestNode::start(d, &earlier);
+            nodes.push(node);
+        }
+        for n in &nodes {
+            self.join(n);
+        }
+        wait_until("every member is connected to every other", || {
+            nodes.iter().all(|n| n.peers().len() == nodes.len() - 1)
+        });
+        (dirs, nodes)
+    }
+
     /// Publishes the chain file's records at `node`.
     pub fn publish(&self, node: &TestNode) {
         let out = node.fedctl(

@@ -17,24 +17,10 @@ fn converge(nodes: &[&TestNode], federation: &str, seq: u64) {
 fn members_converge_and_a_late_member_catches_up() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let dirs: Vec<_> = ["n1", "n2", "n3"]
-        .iter()
-        .map(|n| TestNode::init(root, n))
-        .collect();
     let admin = Admin::new(root, "chain.json");
-    for d in &dirs {
-        admin.admit(d, &[]);
-    }
-    let n1 = TestNode::start(&dirs[0], &[]);
-    let n2 = TestNode::start(&dirs[1], &[&n1.bootstrap]);
-    let n3 = TestNode::start(&dirs[2], &[&n1.bootstrap, &n2.bootstrap]);
+    let (_, nodes) = admin.start_members(&["n1", "n2", "n3"]);
+    let [n1, n2, n3]: [TestNode; 3] = nodes.try_into().unwrap_or_else(|_| panic!("3 nodes"));
     let federation = admin.federation();
-    for n in [&n1, &n2, &n3] {
-        admin.join(n);
-    }
-    wait_until("the three nodes are connected", || {
-        n1.peers().len() == 2 && n3.peers().len() == 2
-    });
 
     // A record published at one node reaches every node.
     admin.sign(&["catalog", "add-entity-type", "--name", "Hospital"]);
@@ -82,22 +68,10 @@ fn members_converge_and_a_late_member_catches_up() {
 fn a_node_stopped_while_others_write_catches_up_after_restart() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let dirs: Vec<_> = ["s1", "s2", "s3"]
-        .iter()
-        .map(|n| TestNode::init(root, n))
-        .collect();
     let admin = Admin::new(root, "chain.json");
-    for d in &dirs {
-        admin.admit(d, &[]);
-    }
-    let s1 = TestNode::start(&dirs[0], &[]);
-    let s2 = TestNode::start(&dirs[1], &[&s1.bootstrap]);
-    let mut s3 = TestNode::start(&dirs[2], &[&s1.bootstrap, &s2.bootstrap]);
+    let (dirs, nodes) = admin.start_members(&["s1", "s2", "s3"]);
+    let [s1, s2, mut s3]: [TestNode; 3] = nodes.try_into().unwrap_or_else(|_| panic!("3 nodes"));
     let federation = admin.federation();
-    for n in [&s1, &s2, &s3] {
-        admin.join(n);
-    }
-    wait_until("all connected", || s1.peers().len() == 2);
     assert_eq!(s3.stop(), 0, "clean stop");
 
     // While s3 is down: a chain record and two registry entries.
@@ -209,23 +183,9 @@ fn non_members_and_other_federations_learn_nothing() {
 fn a_revoked_member_is_disconnected_everywhere() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let dirs: Vec<_> = ["r1", "r2", "r3"]
-        .iter()
-        .map(|n| TestNode::init(root, n))
-        .collect();
     let admin = Admin::new(root, "chain.json");
-    for d in &dirs {
-        admin.admit(d, &[]);
-    }
-    let r1 = TestNode::start(&dirs[0], &[]);
-    let r2 = TestNode::start(&dirs[1], &[&r1.bootstrap]);
-    let r3 = TestNode::start(&dirs[2], &[&r1.bootstrap, &r2.bootstrap]);
-    for n in [&r1, &r2, &r3] {
-        admin.join(n);
-    }
-    wait_until("all connected", || {
-        r1.peers().len() == 2 && r2.peers().len() == 2
-    });
+    let (_, nodes) = admin.start_members(&["r1", "r2", "r3"]);
+    let [r1, r2, r3]: [TestNode; 3] = nodes.try_into().unwrap_or_else(|_| panic!("3 nodes"));
 
     admin.sign(&["membership", "revoke", "--platform", &r3.platform_id]);
     admin.publish(&r1);
@@ -374,20 +334,9 @@ fn registry_doc_id(federation: &str) -> String {
 fn two_rival_records_are_a_fork_refused_at_every_node() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let dirs: Vec<_> = ["f1", "f2"]
-        .iter()
-        .map(|n| TestNode::init(root, n))
-        .collect();
     let admin = Admin::new(root, "chain.json");
-    for d in &dirs {
-        admin.admit(d, &[]);
-    }
-    let f1 = TestNode::start(&dirs[0], &[]);
-    let f2 = TestNode::start(&dirs[1], &[&f1.bootstrap]);
-    for n in [&f1, &f2] {
-        admin.join(n);
-    }
-    wait_until("connected", || f1.peers().len() == 1);
+    let (_, nodes) = admin.start_members(&["f1", "f2"]);
+    let [f1, f2]: [TestNode; 2] = nodes.try_into().unwrap_or_else(|_| panic!("2 nodes"));
     let federation = admin.federation();
     let before = admin.head();
 
