@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use automerge::{Automerge, ReadDoc};
 
-use super::{history, Document, Entry, Outcome, RefusedChange};
+use super::{history, refuse_descendant, Document, Entry, Outcome, RefusedChange};
 use crate::chain::Chain;
 use crate::envelope::{Refusal, RefusalCheck};
 use crate::ids::ChangeHash;
@@ -191,17 +191,7 @@ impl Document {
                 continue;
             }
             if let Some(dep) = entry.env.deps.iter().find(|d| gone.contains(*d)) {
-                let refusal = entry.env.refusal(
-                    RefusalCheck::Dependency,
-                    format!("depends on change {dep}, which was refused"),
-                );
-                self.refused.insert(
-                    entry.env.change_hash,
-                    RefusedChange {
-                        refusal: refusal.clone(),
-                        deps: entry.env.deps.clone(),
-                    },
-                );
+                let refusal = refuse_descendant(&mut self.refused, &entry.env, dep);
                 gone.insert(entry.env.change_hash);
                 out.push(Outcome::Refused(refusal));
             }

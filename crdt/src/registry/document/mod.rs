@@ -82,6 +82,27 @@ struct RefusedChange {
     deps: Vec<ChangeHash>,
 }
 
+/// Records `env`'s change as refused because it depends on the refused change `dep`, and
+/// returns the refusal.
+fn refuse_descendant(
+    refused: &mut HashMap<ChangeHash, RefusedChange>,
+    env: &ChangeEnvelope,
+    dep: &ChangeHash,
+) -> Refusal {
+    let refusal = env.refusal(
+        RefusalCheck::Dependency,
+        format!("depends on change {dep}, which was refused"),
+    );
+    refused.insert(
+        env.change_hash,
+        RefusedChange {
+            refusal: refusal.clone(),
+            deps: env.deps.clone(),
+        },
+    );
+    refusal
+}
+
 /// A registry document built from accepted envelopes.
 #[derive(Clone, Debug)]
 pub struct Document {

@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use automerge::Change;
 
 use super::buffer::{Pending, Waiting};
-use super::{Document, Entry, Outcome, RefusedChange};
+use super::{refuse_descendant, Document, Entry, Outcome};
 use crate::chain::Chain;
 use crate::envelope::check::{check_against_chain, decode};
-use crate::envelope::{RefusalCheck, Rejection, Wait};
+use crate::envelope::{Rejection, Wait};
 use crate::ids::ChangeHash;
 
 impl Document {
@@ -40,17 +40,7 @@ impl Document {
                 .iter()
                 .find(|d| self.refused.contains_key(*d))
             {
-                let refusal = entry.env.refusal(
-                    RefusalCheck::Dependency,
-                    format!("depends on change {dep}, which was refused"),
-                );
-                self.refused.insert(
-                    entry.env.change_hash,
-                    RefusedChange {
-                        refusal: refusal.clone(),
-                        deps: entry.env.deps.clone(),
-                    },
-                );
+                let refusal = refuse_descendant(&mut self.refused, &entry.env, dep);
                 out.push(Outcome::Refused(refusal));
                 continue;
             }
