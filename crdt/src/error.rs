@@ -1,5 +1,9 @@
 //! Errors of the data model. Each names the offending value and says what is allowed.
 
+mod registry;
+
+pub use registry::{ExportError, ProfileError, ProjectError};
+
 use crate::ids::{AdminKey, PlatformId, RecordHash};
 
 /// A text that is not a valid identifier, key, signature or time.
@@ -349,76 +353,4 @@ impl From<serde_json::Error> for ChainFileError {
     fn from(e: serde_json::Error) -> Self {
         ChainFileError::Json(e)
     }
-}
-
-/// A platform profile that cannot be written to the platforms registry.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProfileError {
-    /// A field is malformed or over its limit.
-    #[error("profile field `{field}` {problem}")]
-    Field {
-        /// The field's name in the registry.
-        field: String,
-        /// What is wrong, and what is allowed.
-        problem: String,
-    },
-    /// The document is not a platforms registry.
-    #[error("{document} is not a platforms registry")]
-    NotPlatformsRegistry {
-        /// The document given.
-        document: crate::ids::DocId,
-    },
-    /// The local clock is behind the membership record the change would cite.
-    #[error("the clock says {now_ms} ms since the epoch, before the head membership record seq {seq} issued at {issued_at}; check the system clock")]
-    ClockBehind {
-        /// The time given.
-        now_ms: i64,
-        /// The cited record.
-        seq: u64,
-        /// When it was issued.
-        issued_at: crate::Timestamp,
-    },
-    /// Automerge refused to build the change.
-    #[error(transparent)]
-    Automerge(#[from] automerge::AutomergeError),
-}
-
-/// A project that cannot be written, or a project change that cannot be made.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProjectError {
-    /// A field is malformed, over its limit, or names an id missing from the catalog.
-    #[error("project field `{field}` {problem}")]
-    Field {
-        /// The field's name in the document.
-        field: String,
-        /// What is wrong, and what is allowed.
-        problem: String,
-    },
-    /// The document is not a project.
-    #[error("{document} is not a project document")]
-    NotProject {
-        /// The document given.
-        document: crate::ids::DocId,
-    },
-    /// The document does not hold a readable project (not created yet, or contested).
-    #[error("{document} holds no readable project")]
-    Unreadable {
-        /// The document given.
-        document: crate::ids::DocId,
-    },
-    /// The local clock is behind the membership record the change would cite.
-    #[error("the clock says {now_ms} ms since the epoch, before the head membership record seq {seq} issued at {issued_at}; check the system clock")]
-    ClockBehind {
-        /// The time given.
-        now_ms: i64,
-        /// The cited record.
-        seq: u64,
-        /// When it was issued.
-        issued_at: crate::Timestamp,
-    },
-    /// Automerge refused to build the change.
-    #[error(transparent)]
-    Automerge(#[from] automerge::AutomergeError),
 }

@@ -270,6 +270,26 @@ impl fmt::Display for DocKind {
 
 /// Domain tag hashed with a federation id to derive its platforms registry's id.
 const PLATFORMS_REGISTRY_DOMAIN: &[u8] = b"fednet/platforms-registry/v1";
+/// Domain tag hashed with a kind, a creator and a nonce to derive a private document's id.
+const DOCUMENT_ID_DOMAIN: &[u8] = b"fednet/document-id/v1";
+
+/// The first 16 bytes of SHA-256 over `parts`, in order.
+fn digest16(parts: &[&[u8]]) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    let digest: [u8; 32] = hasher.finalize().into();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
+/// A creation nonce as written in a document: exactly 32 lower-case hex characters.
+pub(crate) fn parse_nonce(s: &str) -> Option<[u8; 16]> {
+    parse_hex::<16>("nonce", s).ok()
+}
 
 /// A document's identity: its kind and 16 bytes, written `<kind>:<32 lower-case hex>`.
 ///
@@ -279,7 +299,8 @@ const PLATFORMS_REGISTRY_DOMAIN: &[u8] = b"fednet/platforms-registry/v1";
 pub struct DocId {
     /// Which rules apply.
     pub kind: DocKind,
-    /// The id proper: derived for the platforms registry, random otherwise.
+    /// The id proper: derived from the federation for the platforms registry, from the
+    /// creator and a nonce for projects and export requests.
     pub id: [u8; 16],
 }
 
@@ -288,16 +309,29 @@ impl DocId {
     /// SHA-256(`fednet/platforms-registry/v1` ‖ federation id), so every member derives
     /// it without being told.
     pub fn platforms_registry(federation: &FederationId) -> DocId {
-        use sha2::{Digest, Sha256};
-        let mut hasher = Sha256::new();
-        hasher.update(PLATFORMS_REGISTRY_DOMAIN);
-        hasher.update(federation.as_bytes());
-        let digest: [u8; 32] = hasher.finalize().into();
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&digest[..16]);
         DocId {
             kind: DocKind::Platforms,
-            id,
+            id: digest16(&[PLATFORMS_REGISTRY_DOMAIN, federation.as_bytes()]),
+        }
+    }
+
+    /// The id of a private document created by `creator`: the first 16 bytes of
+    /// SHA-256(`fednet/document-id/v1` ‖ kind name ‖ creator's public key ‖ nonce).
+    ///
+    /// Binding the id to its creator lets every node check that the change creating a
+    /// document comes from the platform the id names: a member who learns the id of
+    /// someone else's document cannot create a rival version of it. The creator draws the
+    /// nonce at random and writes it in the creating change, so that anyone can recompute
+    /// the id.
+    pub fn derive(kind: DocKind, creator: &PlatformId, nonce: [u8; 16]) -> DocId {
+        DocId {
+            kind,
+            id: digest16(&[
+                DOCUMENT_ID_DOMAIN,
+                kind.name().as_bytes(),
+                creator.as_bytes(),
+                &nonce,
+            ]),
         }
     }
 
@@ -354,97 +388,4 @@ impl<'de> Deserialize<'de> for DocId {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(seed: u8) -> ed25519_dalek::SigningKey {
-        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
-    }
-
-    #[test]
-    fn platform_id_round_trips_and_looks_like_a_peer_id() {
-        let id = PlatformId::from(&key(7));
-        let text = id.to_string();
-        assert!(text.starts_with("12D3KooW"), "{text}");
-        assert_eq!(text.parse::<PlatformId>().unwrap(), id);
-    }
-
-    #[test]
-    fn platform_id_refuses_other_multihashes() {
-        // A PeerId of an RSA or secp256k1 key, or random base58, is not ours.
-        assert!("QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"
-            .parse::<PlatformId>()
-            .is_err());
-        assert!("not-base58-0OIl".parse::<PlatformId>().is_err());
-        assert!("".parse::<PlatformId>().is_err());
-    }
-
-    #[test]
-    fn hex_ids_are_strict() {
-        let k = AdminKey::from(&key(1));
-        let text = k.to_string();
-        assert_eq!(text.parse::<AdminKey>().unwrap(), k);
-        assert!(text.to_uppercase().parse::<AdminKey>().is_err());
-        assert!(text[..62].parse::<AdminKey>().is_err());
-        assert!(format!("{text}00").parse::<AdminKey>().is_err());
-        assert!(format!(" {}", &text[1..]).parse::<AdminKey>().is_err());
-    }
-
-    #[test]
-    fn parse_errors_name_what_was_expected() {
-        let err = "abc".parse::<FederationId>().unwrap_err().to_string();
-        assert!(err.contains("federation id"), "{err}");
-        assert!(err.contains("64"), "{err}");
-    }
-
-    #[test]
-    fn doc_ids_round_trip_and_are_strict() {
-        let id = DocId::random(DocKind::Project, [0xab; 16]);
-        let text = id.to_string();
-        assert_eq!(text, format!("project:{}", "ab".repeat(16)));
-        assert_eq!(text.parse::<DocId>().unwrap(), id);
-        assert_eq!(id.fmt_short(), "project:abababababab");
-        for kind in DocKind::ALL {
-            let id = DocId::random(kind, [7; 16]);
-            assert_eq!(id.to_string().parse::<DocId>().unwrap(), id);
-        }
-        for bad in [
-            "".to_string(),
-            "project".to_string(),
-            format!("projects:{}", "ab".repeat(16)),
-            format!("Project:{}", "ab".repeat(16)),
-            format!("project:{}", "AB".repeat(16)),
-            format!("project:{}", "ab".repeat(15)),
-            format!("project:{}00", "ab".repeat(16)),
-            format!("project::{}", "ab".repeat(16)),
-            format!(" project:{}", "ab".repeat(16)),
-        ] {
-            assert!(bad.parse::<DocId>().is_err(), "{bad} should be refused");
-        }
-        let err = "folder:00".parse::<DocId>().unwrap_err().to_string();
-        assert!(err.contains("folder:00"), "{err}");
-    }
-
-    #[test]
-    fn doc_ids_serialize_as_strings() {
-        let id = DocId::random(DocKind::Export, [1; 16]);
-        let json = serde_json::to_string(&id).unwrap();
-        assert_eq!(json, format!("\"export:{}\"", "01".repeat(16)));
-        assert_eq!(serde_json::from_str::<DocId>(&json).unwrap(), id);
-        assert!(serde_json::from_str::<DocId>("\"export:01\"").is_err());
-    }
-
-    #[test]
-    fn platforms_registry_id_is_derived_from_the_federation() {
-        let a = DocId::platforms_registry(&FederationId([1; 32]));
-        let b = DocId::platforms_registry(&FederationId([2; 32]));
-        assert_eq!(a.kind, DocKind::Platforms);
-        assert_ne!(a, b);
-        assert_eq!(a, DocId::platforms_registry(&FederationId([1; 32])));
-        use sha2::{Digest, Sha256};
-        let mut input = b"fednet/platforms-registry/v1".to_vec();
-        input.extend_from_slice(&[1; 32]);
-        let digest = Sha256::digest(&input);
-        assert_eq!(a.id[..], digest[..16]);
-    }
-}
+mod tests;

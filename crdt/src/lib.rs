@@ -17,13 +17,15 @@
 //!   binding), ending in a [`envelope::Refusal`] that names the check that failed.
 //! - [`registry`]: registry documents as state machines
 //!   ([`registry::Document::receive`]): dependency buffering, field-level rules on a fork,
-//!   rebuilds when the chain changes; and the platforms registry ([`registry::platforms`]).
+//!   rebuilds when the chain changes; the platforms registry ([`registry::platforms`]),
+//!   project documents ([`registry::projects`]) and export requests
+//!   ([`registry::exports`]).
 //! - [`keys`]: the text form of secret key files.
 //! - [`canon`]: the canonical bytes that signatures and hashes cover.
 //!
 //! Times come in as arguments ([`Timestamp`] for the chain, milliseconds for changes); so
-//! do keys and random document ids. Nothing here reads a clock or draws a random number
-//! of its own.
+//! do keys and the random nonces from which document ids derive. Nothing here reads a
+//! clock or draws a random number of its own.
 //!
 //! # A two-member federation
 //!

@@ -57,3 +57,17 @@ pub const MAX_PROJECT_MEMBERS: usize = 256;
 pub const MAX_PROJECT_EMAIL_BYTES: usize = 256;
 /// Most catalog references (regulatory frameworks, or entities) a project may list.
 pub const MAX_PROJECT_REFERENCES: usize = 256;
+/// Longest title of an export request, in bytes (one line, not empty).
+pub const MAX_EXPORT_TITLE_BYTES: usize = 256;
+/// Longest free text of an export request (dataset, population, purpose, legal basis) or
+/// of a history entry (comment, conditions), in bytes; line breaks and tabs allowed.
+pub const MAX_EXPORT_TEXT_BYTES: usize = 4096;
+/// Most variables an export request may list.
+pub const MAX_EXPORT_VARIABLES: usize = 256;
+/// Longest variable name of an export request, in bytes.
+pub const MAX_EXPORT_VARIABLE_BYTES: usize = 128;
+/// Longest delivery reference of a delivery (a path, a URL or a ticket), in bytes.
+pub const MAX_EXPORT_REFERENCE_BYTES: usize = 1024;
+/// Most entries of an export request's history: the workflow has no loop but
+/// submitted ↔ information_requested, so a longer history is an abuse, not a request.
+pub const MAX_EXPORT_HISTORY: usize = 256;

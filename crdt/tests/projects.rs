@@ -68,15 +68,20 @@ fn project(name: &str) -> Project {
     }
 }
 
+/// The nonce P1 draws for its project.
+const NONCE: [u8; 16] = [7; 16];
+
+/// The id of P1's project: derived from P1 and [`NONCE`].
 fn doc_id() -> DocId {
-    DocId::random(DocKind::Project, [7; 16])
+    DocId::derive(DocKind::Project, &pid(P1), NONCE)
 }
 
 /// P1 creates the project and shares it `write` with P2 and `read` with P3; returns the
 /// document and the envelopes in order.
 fn shared(chain: &Chain) -> (Document, Vec<ChangeEnvelope>) {
     let mut doc = Document::new(doc_id(), chain);
-    let create = create_project(chain, &key(P1), doc_id(), &project("Cohort"), ms(NOW)).unwrap();
+    let (id, create) = create_project(chain, &key(P1), NONCE, &project("Cohort"), ms(NOW)).unwrap();
+    assert_eq!(id, doc_id());
     accept(&mut doc, chain, create.clone());
     let mut envs = vec![create];
     for (seed, access) in [(P2, Access::Write), (P3, Access::Read)] {
@@ -200,6 +205,7 @@ fn nobody_creates_a_project_for_another_owner() {
     let mut doc = Document::new(doc_id(), &chain);
     let change = raw_change(&automerge::Automerge::new(), &actor(P2), ms(NOW), |tx| {
         tx.put(ROOT, "owner", pid(P1).to_string()).unwrap();
+        tx.put(ROOT, "nonce", hex::encode(NONCE)).unwrap();
         let obj = tx.put_object(ROOT, "project", ObjType::Map).unwrap();
         tx.put(&obj, "code", "X").unwrap();
         tx.put(&obj, "name", "Forged").unwrap();
@@ -277,8 +283,9 @@ fn a_deleted_project_is_frozen_but_for_its_owner_undeleting() {
 #[test]
 fn a_platform_without_write_projects_is_refused() {
     let chain = chain();
-    let mut doc = Document::new(doc_id(), &chain);
-    let env = create_project(&chain, &key(READER), doc_id(), &project("Cohort"), ms(NOW)).unwrap();
+    let (id, env) =
+        create_project(&chain, &key(READER), NONCE, &project("Cohort"), ms(NOW)).unwrap();
+    let mut doc = Document::new(id, &chain);
     let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Right);
     assert!(r.reason.contains("write_projects"), "{r}");
 }
@@ -318,4 +325,108 @@ fn three_documents_converge_whatever_the_order() {
     assert_eq!(views[1], views[2]);
     assert_eq!(views[0].project.name, "By P2");
     assert!(!views[0].shares.contains_key(&pid(P3)));
+}
+
+/// A root change by `seed` that creates project `doc_id()` with `seed` as its owner and
+/// `nonce`, as a member who learnt the id would forge it.
+fn rival_creation(chain: &Chain, seed: u8, nonce: [u8; 16]) -> ChangeEnvelope {
+    let change = raw_change(&automerge::Automerge::new(), &actor(seed), ms(NOW), |tx| {
+        tx.put(ROOT, "owner", pid(seed).to_string()).unwrap();
+        tx.put(ROOT, "nonce", hex::encode(nonce)).unwrap();
+        let obj = tx.put_object(ROOT, "project", ObjType::Map).unwrap();
+        tx.put(&obj, "code", "RIVAL").unwrap();
+        tx.put(&obj, "name", "Rival").unwrap();
+        tx.put(&obj, "description", "").unwrap();
+        for list in ["regulatory_frameworks", "entities", "members"] {
+            tx.put_object(&obj, list, ObjType::List).unwrap();
+        }
+        tx.put_object(ROOT, "shares", ObjType::Map).unwrap();
+        tx.put(ROOT, "deleted", false).unwrap();
+    });
+    seal(seed, chain, doc_id(), &change)
+}
+
+#[test]
+fn a_member_cannot_create_a_project_under_another_owners_id() {
+    let chain = chain();
+    let (real_id, real) =
+        create_project(&chain, &key(P1), NONCE, &project("Cohort"), ms(NOW)).unwrap();
+    assert_eq!(real_id, doc_id());
+    for nonce in [NONCE, [8; 16]] {
+        for rival_first in [true, false] {
+            let rival = rival_creation(&chain, P2, nonce);
+            let mut doc = Document::new(doc_id(), &chain);
+            if rival_first {
+                let r = refused_by(&doc.receive(&chain, rival), RefusalCheck::Rule);
+                assert!(r.reason.contains("does not derive that id"), "{r}");
+                accept(&mut doc, &chain, real.clone());
+            } else {
+                accept(&mut doc, &chain, real.clone());
+                let r = refused_by(&doc.receive(&chain, rival), RefusalCheck::Rule);
+                assert!(r.reason.contains("does not derive that id"), "{r}");
+            }
+            assert_eq!(view(&doc).owner, pid(P1));
+            assert_eq!(view(&doc).project, project("Cohort"));
+        }
+    }
+}
+
+#[test]
+fn the_nonce_never_changes() {
+    let chain = chain();
+    let (mut doc, _) = shared(&chain);
+    let change = raw_change(doc.automerge(), &actor(P1), ms(NOW + 2), |tx| {
+        tx.put(ROOT, "nonce", hex::encode([9u8; 16])).unwrap();
+    });
+    let r = refused_by(
+        &doc.receive(&chain, seal(P1, &chain, doc_id(), &change)),
+        RefusalCheck::Rule,
+    );
+    assert!(r.reason.contains("nobody may change the nonce"), "{r}");
+}
+
+#[test]
+fn the_owners_double_creation_is_refused_as_a_pair_in_any_order() {
+    let chain = chain();
+    let (_, first) = create_project(&chain, &key(P1), NONCE, &project("First"), ms(NOW)).unwrap();
+    let (_, second) = create_project(&chain, &key(P1), NONCE, &project("Second"), ms(NOW)).unwrap();
+    assert_ne!(first.change_hash, second.change_hash);
+    let mut on_first = Document::new(doc_id(), &chain);
+    accept(&mut on_first, &chain, first.clone());
+    let share = share_project(
+        &on_first,
+        &chain,
+        &key(P1),
+        pid(P2),
+        Some(Access::Read),
+        ms(NOW + 1),
+    )
+    .unwrap()
+    .unwrap();
+    let envs = [first.clone(), second.clone(), share.clone()];
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    for order in orders {
+        let mut doc = Document::new(doc_id(), &chain);
+        for i in order {
+            doc.receive(&chain, envs[i].clone());
+        }
+        assert_eq!(doc.accepted().len(), 0, "order {order:?}");
+        assert_eq!(doc.buffered(), 0, "order {order:?}");
+        for env in [&first, &second] {
+            let refusal = doc
+                .refusals()
+                .find(|r| r.change_hash == env.change_hash)
+                .unwrap_or_else(|| panic!("order {order:?}: a creation is not refused"));
+            assert_eq!(refusal.check, RefusalCheck::Equivocation, "{refusal}");
+        }
+        assert!(doc.refusals().any(|r| r.change_hash == share.change_hash));
+        assert!(read_project(doc_id(), doc.automerge()).is_none());
+    }
 }

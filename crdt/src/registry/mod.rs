@@ -10,9 +10,12 @@
 //! - [`document`]: the state machine ([`Document::receive`], [`Document::rebuild`]).
 //! - [`platforms`]: the platforms registry: profiles, and the local change that sets one.
 //! - [`projects`]: project documents: details, owner, shares, and the local changes.
+//! - [`exports`]: export requests: the dataset asked for, the workflow folded from the
+//!   history, and the local changes.
 //! - `rules/`: the field-level rules, one file per document kind.
 
 pub mod document;
+pub mod exports;
 mod local;
 pub mod platforms;
 pub mod projects;

@@ -155,7 +155,9 @@ impl Document {
         let after = fork.get_heads();
         let patches = fork.diff(&before, &after);
         let input = RuleInput {
+            document: self.id,
             author: entry.env.author,
+            time_ms: entry.change.timestamp(),
             chain,
             cited_seq: entry.env.cited_seq,
             before: &before,

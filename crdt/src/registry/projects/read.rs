@@ -7,7 +7,7 @@ use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use super::{
     check_date, field_error, Access, Project, ProjectMember, ProjectView, FIELDS, MEMBER_FIELDS,
 };
-use crate::ids::{DocId, PlatformId};
+use crate::ids::{parse_nonce, DocId, PlatformId};
 use crate::limits::{MAX_PROJECT_MEMBERS, MAX_PROJECT_REFERENCES};
 
 /// The project in a project document, or `None` if the document holds none that reads
@@ -28,6 +28,8 @@ pub fn read_project(id: DocId, doc: &Automerge) -> Option<ProjectView> {
 /// What a project document holds, read strictly.
 pub(crate) struct Parts {
     pub owner: PlatformId,
+    /// The creation nonce, from which the document id derives with the owner.
+    pub nonce: [u8; 16],
     pub project: Project,
     pub shares: BTreeMap<PlatformId, Access>,
     pub deleted: bool,
@@ -37,7 +39,7 @@ pub(crate) struct Parts {
 pub(crate) fn read_strict(doc: &Automerge) -> Result<Parts, String> {
     if let Some(unknown) = doc
         .keys(ROOT)
-        .find(|k| !["owner", "project", "shares", "deleted"].contains(&k.as_str()))
+        .find(|k| !["owner", "nonce", "project", "shares", "deleted"].contains(&k.as_str()))
     {
         return Err(format!("the root key `{}` is not allowed", quote(&unknown)));
     }
@@ -52,6 +54,10 @@ pub(crate) fn read_strict(doc: &Automerge) -> Result<Parts, String> {
         _ => None,
     }
     .ok_or("the owner must be a platform id")?;
+    let nonce = string(doc, &ROOT, "nonce")
+        .ok()
+        .and_then(|s| parse_nonce(&s))
+        .ok_or("`nonce` must be 32 lower-case hex characters")?;
     let project = match doc.get(ROOT, "project") {
         Ok(Some((Value::Object(ObjType::Map), obj))) => read_details(doc, &obj)?,
         _ => return Err("`project` must be a map of project fields".into()),
@@ -86,6 +92,7 @@ pub(crate) fn read_strict(doc: &Automerge) -> Result<Parts, String> {
     };
     Ok(Parts {
         owner,
+        nonce,
         project,
         shares,
         deleted,

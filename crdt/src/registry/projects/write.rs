@@ -15,33 +15,40 @@ use crate::ids::{DocId, DocKind, PlatformId};
 use crate::registry::local::{self, clock_behind};
 use crate::registry::Document;
 
-/// Makes the signed change that creates project `doc_id`, owned by `owner_key`'s platform.
+/// Makes the signed change that creates a project owned by `owner_key`'s platform, and
+/// returns it with the project's id, derived from the owner and `nonce` (see
+/// [`DocId::derive`]). The caller draws `nonce` at random: two projects of one owner need
+/// two nonces.
 ///
 /// # Errors
 ///
 /// [`ProjectError::Field`] for a bad project or a reference missing from the chain's
-/// catalog, [`ProjectError::NotProject`] if `doc_id` is of another kind,
-/// [`ProjectError::ClockBehind`], [`ProjectError::Automerge`].
+/// catalog, [`ProjectError::ClockBehind`], [`ProjectError::Automerge`].
 pub fn create_project(
     chain: &Chain,
     owner_key: &SigningKey,
-    doc_id: DocId,
+    nonce: [u8; 16],
     project: &Project,
     now_ms: i64,
-) -> Result<ChangeEnvelope, ProjectError> {
-    check_kind(doc_id)?;
+) -> Result<(DocId, ChangeEnvelope), ProjectError> {
     project.check()?;
     project.check_catalog(&chain.state().catalog)?;
-    let owner = PlatformId::from(owner_key).to_string();
+    let owner = PlatformId::from(owner_key);
+    let doc_id = DocId::derive(DocKind::Project, &owner, nonce);
+    let owner = owner.to_string();
+    let nonce = hex::encode(nonce);
     let sealed = seal_change(&Automerge::new(), chain, doc_id, owner_key, now_ms, |tx| {
         tx.put(ROOT, "owner", owner.as_str())?;
+        tx.put(ROOT, "nonce", nonce.as_str())?;
         let obj = tx.put_object(ROOT, "project", ObjType::Map)?;
         write_details(tx, &obj, project)?;
         tx.put_object(ROOT, "shares", ObjType::Map)?;
         tx.put(ROOT, "deleted", false)?;
         Ok(())
     })?;
-    sealed.ok_or(ProjectError::Unreadable { document: doc_id })
+    sealed
+        .map(|env| (doc_id, env))
+        .ok_or(ProjectError::Unreadable { document: doc_id })
 }
 
 /// Makes the signed change that sets a project's details (for its owner or a platform it

@@ -2,20 +2,26 @@
 //!
 //! A change is applied to a fork of the document at its dependencies, and the patches
 //! between the fork before and after are examined along with the resulting state. One
-//! file per document kind; a kind without rules refuses every change.
+//! file per document kind.
 
+mod exports;
 mod platforms;
 mod projects;
 
 use automerge::{Automerge, ChangeHash, Patch};
 
 use crate::chain::Chain;
-use crate::ids::{DocKind, PlatformId};
+use crate::ids::{DocId, DocKind, PlatformId};
 
 /// What a rule sees of one change.
 pub(crate) struct RuleInput<'a> {
+    /// The document the change is for: a private document's creation must match its id.
+    pub document: DocId,
     /// The change's author (already bound to its actor id).
     pub author: PlatformId,
+    /// The change's own time (its Automerge timestamp, milliseconds since the epoch),
+    /// which is signed with it: what a history entry's date must say.
+    pub time_ms: i64,
     /// The chain the change was checked against; it holds the cited record.
     pub chain: &'a Chain,
     /// The seq of the membership record the change cites.
@@ -33,6 +39,6 @@ pub(crate) fn check(kind: DocKind, input: &RuleInput<'_>) -> Result<(), String> 
     match kind {
         DocKind::Platforms => platforms::check(input),
         DocKind::Project => projects::check(input),
-        DocKind::Export => Err(format!("no rules for {kind} documents yet")),
+        DocKind::Export => exports::check(input),
     }
 }

@@ -1,8 +1,9 @@
 //! Rules of project documents: who may edit which root key, and what a valid project is.
 //!
 //! The first change (no dependencies) creates the document: it must write `owner` as its
-//! author and a valid `project`. Afterwards, as of the document at the change's
-//! dependencies: nobody changes `owner`; only the owner edits `shares` and `deleted`; the
+//! author, a `nonce` from which the document's id derives with that owner, and a valid
+//! `project`. Afterwards, as of the document at the change's dependencies: nobody changes
+//! `owner` or `nonce`; only the owner edits `shares` and `deleted`; the
 //! owner and the platforms shared with `write` edit `project`; once `deleted` is true,
 //! only the owner may change anything, and only `deleted`. After the change the document
 //! must read as a valid project whose dates are ordered, and whose references exist in
@@ -14,6 +15,7 @@ use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
 use super::platforms::top_key;
 use super::RuleInput;
+use crate::ids::{DocId, DocKind};
 use crate::registry::projects::{read_strict, Access};
 
 pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
@@ -32,6 +34,11 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
     for key in &touched {
         let allowed = match key.as_str() {
             "owner" => return Err("nobody may change the owner of a project".into()),
+            "nonce" => {
+                return Err(
+                    "nobody may change the nonce of a project: its id derives from it".into(),
+                )
+            }
             "deleted" => is_owner,
             _ if before.deleted => {
                 return Err(format!(
@@ -59,13 +66,23 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
     check_result(input, touched.contains("project"))
 }
 
-/// The first change: its author creates the document as its owner.
+/// The first change: its author creates the document as its owner, under the id derived
+/// from itself and the nonce it writes. Anyone else's root change for this id names
+/// another owner or a nonce that does not give the id, and is refused; the owner's own
+/// rival creations all carry its first sequence number, and are refused as a pair.
 fn check_creation(input: &RuleInput<'_>) -> Result<(), String> {
     let parts = read_strict(input.after)?;
     if parts.owner != input.author {
         return Err(format!(
             "creates a project owned by {}; its author {} may only create its own",
             parts.owner, input.author
+        ));
+    }
+    if DocId::derive(DocKind::Project, &input.author, parts.nonce) != input.document {
+        return Err(format!(
+            "creates {} with a nonce from which its author {} does not derive that id; \
+             only the platform that drew the id may create the project",
+            input.document, input.author
         ));
     }
     check_result(input, true)

@@ -1,0 +1,123 @@
+//! Unit tests of the identifiers: strict text forms and derived document ids.
+
+use super::*;
+
+fn key(seed: u8) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+}
+
+#[test]
+fn platform_id_round_trips_and_looks_like_a_peer_id() {
+    let id = PlatformId::from(&key(7));
+    let text = id.to_string();
+    assert!(text.starts_with("12D3KooW"), "{text}");
+    assert_eq!(text.parse::<PlatformId>().unwrap(), id);
+}
+
+#[test]
+fn platform_id_refuses_other_multihashes() {
+    // A PeerId of an RSA or secp256k1 key, or random base58, is not ours.
+    assert!("QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"
+        .parse::<PlatformId>()
+        .is_err());
+    assert!("not-base58-0OIl".parse::<PlatformId>().is_err());
+    assert!("".parse::<PlatformId>().is_err());
+}
+
+#[test]
+fn hex_ids_are_strict() {
+    let k = AdminKey::from(&key(1));
+    let text = k.to_string();
+    assert_eq!(text.parse::<AdminKey>().unwrap(), k);
+    assert!(text.to_uppercase().parse::<AdminKey>().is_err());
+    assert!(text[..62].parse::<AdminKey>().is_err());
+    assert!(format!("{text}00").parse::<AdminKey>().is_err());
+    assert!(format!(" {}", &text[1..]).parse::<AdminKey>().is_err());
+}
+
+#[test]
+fn parse_errors_name_what_was_expected() {
+    let err = "abc".parse::<FederationId>().unwrap_err().to_string();
+    assert!(err.contains("federation id"), "{err}");
+    assert!(err.contains("64"), "{err}");
+}
+
+#[test]
+fn doc_ids_round_trip_and_are_strict() {
+    let id = DocId::random(DocKind::Project, [0xab; 16]);
+    let text = id.to_string();
+    assert_eq!(text, format!("project:{}", "ab".repeat(16)));
+    assert_eq!(text.parse::<DocId>().unwrap(), id);
+    assert_eq!(id.fmt_short(), "project:abababababab");
+    for kind in DocKind::ALL {
+        let id = DocId::random(kind, [7; 16]);
+        assert_eq!(id.to_string().parse::<DocId>().unwrap(), id);
+    }
+    for bad in [
+        "".to_string(),
+        "project".to_string(),
+        format!("projects:{}", "ab".repeat(16)),
+        format!("Project:{}", "ab".repeat(16)),
+        format!("project:{}", "AB".repeat(16)),
+        format!("project:{}", "ab".repeat(15)),
+        format!("project:{}00", "ab".repeat(16)),
+        format!("project::{}", "ab".repeat(16)),
+        format!(" project:{}", "ab".repeat(16)),
+    ] {
+        assert!(bad.parse::<DocId>().is_err(), "{bad} should be refused");
+    }
+    let err = "folder:00".parse::<DocId>().unwrap_err().to_string();
+    assert!(err.contains("folder:00"), "{err}");
+}
+
+#[test]
+fn doc_ids_serialize_as_strings() {
+    let id = DocId::random(DocKind::Export, [1; 16]);
+    let json = serde_json::to_string(&id).unwrap();
+    assert_eq!(json, format!("\"export:{}\"", "01".repeat(16)));
+    assert_eq!(serde_json::from_str::<DocId>(&json).unwrap(), id);
+    assert!(serde_json::from_str::<DocId>("\"export:01\"").is_err());
+}
+
+#[test]
+fn platforms_registry_id_is_derived_from_the_federation() {
+    let a = DocId::platforms_registry(&FederationId([1; 32]));
+    let b = DocId::platforms_registry(&FederationId([2; 32]));
+    assert_eq!(a.kind, DocKind::Platforms);
+    assert_ne!(a, b);
+    assert_eq!(a, DocId::platforms_registry(&FederationId([1; 32])));
+    use sha2::{Digest, Sha256};
+    let mut input = b"fednet/platforms-registry/v1".to_vec();
+    input.extend_from_slice(&[1; 32]);
+    let digest = Sha256::digest(&input);
+    assert_eq!(a.id[..], digest[..16]);
+}
+
+#[test]
+fn private_ids_are_derived_from_kind_creator_and_nonce() {
+    let creator = PlatformId::from(&key(5));
+    let id = DocId::derive(DocKind::Project, &creator, [3; 16]);
+    assert_eq!(id.kind, DocKind::Project);
+    assert_eq!(id, DocId::derive(DocKind::Project, &creator, [3; 16]));
+    let others = [
+        DocId::derive(DocKind::Export, &creator, [3; 16]),
+        DocId::derive(DocKind::Project, &PlatformId::from(&key(6)), [3; 16]),
+        DocId::derive(DocKind::Project, &creator, [4; 16]),
+    ];
+    for other in others {
+        assert_ne!(other.id, id.id);
+    }
+    use sha2::{Digest, Sha256};
+    let mut input = b"fednet/document-id/v1project".to_vec();
+    input.extend_from_slice(creator.as_bytes());
+    input.extend_from_slice(&[3; 16]);
+    assert_eq!(id.id[..], Sha256::digest(&input)[..16]);
+}
+
+#[test]
+fn nonces_are_strict_hex() {
+    assert_eq!(parse_nonce(&"0a".repeat(16)), Some([10; 16]));
+    assert_eq!(parse_nonce(&"0A".repeat(16)), None);
+    assert_eq!(parse_nonce(&"0a".repeat(15)), None);
+    assert_eq!(parse_nonce(""), None);
+}
