@@ -403,4 +403,4 @@ fn format_key(key: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -50,23 +50,33 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// The directory holding this build's binaries (`target/debug`).
+/// The directory holding this build's binaries (`target/debug`, or `target/release` for
+/// benchmarks), built with the same profile as the running test or benchmark.
 fn bin_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        // The test executable lives in target/<profile>/deps/.
+        let exe = std::env::current_exe().unwrap_or_default();
+        let release = exe
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .is_some_and(|p| p == "release");
+        let mut args = vec![
+            "build", "--quiet", "-p", "fednode", "-p", "fedctl", "-p", "testnet", "--bins",
+        ];
+        if release {
+            args.push("--release");
+        }
         let status = Command::new(cargo)
-            .args([
-                "build", "--quiet", "-p", "fednode", "-p", "fedctl", "-p", "testnet", "--bins",
-            ])
+            .args(args)
             .current_dir(workspace_root())
             .status();
         assert!(
             status.as_ref().is_ok_and(|s| s.success()),
             "building fednode, fedctl and testnet failed: {status:?}"
         );
-        // The test executable lives in target/<profile>/deps/.
-        let exe = std::env::current_exe().unwrap_or_default();
         exe.parent()
             .and_then(Path::parent)
             .map(Path::to_path_buf)
@@ -190,24 +200,28 @@ impl TestNode {
             .into();
         let url = format!("{}{path}", self.api);
         let auth = format!("Bearer {}", self.token);
-        let response = match (method, body) {
-            ("GET", _) => {
-                let r = agent.get(&url);
-                if token {
-                    r.header("Authorization", &auth).call()
-                } else {
-                    r.call()
-                }
+        let with_auth = |r: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
+            if token {
+                r.header("Authorization", &auth)
+            } else {
+                r
             }
-            (_, b) => {
-                let r = agent.post(&url).content_type("application/json");
-                let r = if token {
-                    r.header("Authorization", &auth)
-                } else {
-                    r
-                };
-                r.send(b.unwrap_or(""))
+        };
+        let with_auth_body = |r: ureq::RequestBuilder<ureq::typestate::WithBody>| {
+            let r = r.content_type("application/json");
+            if token {
+                r.header("Authorization", &auth)
+            } else {
+                r
             }
+        };
+        let payload = body.unwrap_or("");
+        let response = match method {
+            "GET" => with_auth(agent.get(&url)).call(),
+            "DELETE" => with_auth(agent.delete(&url)).call(),
+            "PUT" => with_auth_body(agent.put(&url)).send(payload),
+            "PATCH" => with_auth_body(agent.patch(&url)).send(payload),
+            _ => with_auth_body(agent.post(&url)).send(payload),
         };
         let mut response = match response {
             Ok(r) => r,

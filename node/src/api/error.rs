@@ -60,6 +60,10 @@ impl From<EngineError> for ApiError {
             }
             EngineError::InvalidProfile(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_profile"),
             EngineError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+            EngineError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
         };
         ApiError {

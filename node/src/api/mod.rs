@@ -5,7 +5,10 @@
 //! Handlers hold only the engine and network handles, never the swarm or the store.
 
 pub mod error;
+mod events;
+mod exports;
 mod openapi;
+mod projects;
 mod routes;
 
 use std::net::SocketAddr;
@@ -13,7 +16,7 @@ use std::net::SocketAddr;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -26,31 +29,61 @@ use error::ApiError;
 /// Largest request body accepted (a chain file), in bytes.
 pub const MAX_API_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// Every route: (method, path, summary), for the OpenAPI document. A test calls each one
-/// on a running router, so a route listed here without a handler fails the build.
-pub const ROUTES: &[(&str, &str, &str)] = &[
-    (
-        "get",
-        "/v1/status",
-        "Node status: platform id, federations and chain heads, peers, listen addresses",
-    ),
-    ("get", "/v1/peers", "Peers connected now"),
-    ("get", "/v1/federations", "Federations this node belongs to"),
-    (
-        "post",
-        "/v1/federations",
-        "Join a federation: the body is its chain file",
-    ),
-    (
-        "get",
-        "/v1/federations/{id}/chain",
-        "A federation's membership chain, as a chain file",
-    ),
-    (
-        "post",
-        "/v1/federations/{id}/records",
-        "Publish newer chain records: the body is a chain file holding them",
-    ),
+/// One route of the API, as the OpenAPI document describes it.
+pub struct Route {
+    /// `get`, `post`, `put`, `patch` or `delete`.
+    pub method: &'static str,
+    /// The path, with `{name}` parameters.
+    pub path: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+    /// The schema of its JSON body (under `components/schemas`), if it takes one.
+    pub body: Option<&'static str>,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    body: Option<&'static str>,
+) -> Route {
+    Route {
+        method,
+        path,
+        summary,
+        body,
+    }
+}
+
+/// Every route. A test checks that each is in the OpenAPI document and answered by the
+/// router (not the fallback).
+pub const ROUTES: &[Route] = &[
+    route("get", "/v1/status", "Node status: platform id, federations and chain heads, peers, listen addresses", None),
+    route("get", "/v1/peers", "Peers connected now", None),
+    route("get", "/v1/federations", "Federations this node belongs to", None),
+    route("post", "/v1/federations", "Join a federation: the body is its chain file", Some("ChainFile")),
+    route("get", "/v1/federations/{id}/chain", "A federation's membership chain, as a chain file", None),
+    route("post", "/v1/federations/{id}/records", "Publish newer chain records: the body is a chain file holding them", Some("ChainFile")),
+    route("get", "/v1/federations/{id}/platforms", "The platforms registry, with what the chain says of each member", None),
+    route("put", "/v1/federations/{id}/platforms/me", "Set this platform's own entry in the platforms registry", Some("PlatformProfile")),
+    route("get", "/v1/federations/{id}/share-recipients", "Active platforms a project can be shared with (all but this one)", None),
+    route("get", "/v1/federations/{id}/regulatory-frameworks", "Regulatory frameworks of the federation's catalog", None),
+    route("get", "/v1/federations/{id}/entity-types", "Entity types of the federation's catalog", None),
+    route("get", "/v1/federations/{id}/entities", "Entities of the federation's catalog", None),
+    route("get", "/v1/federations/{id}/projects", "Projects this platform owns or that are shared with it, with conflicts of code", None),
+    route("post", "/v1/federations/{id}/projects", "Create a project owned by this platform (201)", Some("Project")),
+    route("get", "/v1/federations/{id}/projects/{project}", "One project", None),
+    route("patch", "/v1/federations/{id}/projects/{project}", "Change some details of a project (owner or write share)", Some("ProjectPatch")),
+    route("delete", "/v1/federations/{id}/projects/{project}", "Delete a project (owner)", None),
+    route("post", "/v1/federations/{id}/projects/{project}/share", "Share a project with platforms, read or write (owner)", Some("Share")),
+    route("delete", "/v1/federations/{id}/projects/{project}/shares/{platform}", "Stop sharing a project with a platform (owner)", None),
+    route("get", "/v1/federations/{id}/exports", "Export requests this platform makes or serves; filters ?state= and ?role=requester|provider", None),
+    route("post", "/v1/federations/{id}/exports", "Ask a platform for a dataset, for a project both can read (201, state draft)", Some("ExportCreate")),
+    route("get", "/v1/federations/{id}/exports/{export}", "One export request, with its history", None),
+    route("put", "/v1/federations/{id}/exports/{export}/request", "Amend what is asked for (requester, in draft or information_requested)", Some("ExportRequest")),
+    route("post", "/v1/federations/{id}/exports/{export}/transitions", "Move an export request along its workflow", Some("Transition")),
+    route("get", "/v1/refusals", "Changes refused by this node, with the check and the reason; ?federation=", None),
+    route("get", "/v1/events", "Live feed of accepted changes (server-sent events); ?federation=", None),
 ];
 
 /// What the handlers share.
@@ -108,7 +141,52 @@ pub fn router(state: AppState) -> Router {
             "/v1/federations/{id}/platforms/me",
             put(routes::set_profile),
         )
-        .route("/v1/refusals", get(routes::refusals));
+        .route(
+            "/v1/federations/{id}/share-recipients",
+            get(projects::share_recipients),
+        )
+        .route(
+            "/v1/federations/{id}/regulatory-frameworks",
+            get(projects::frameworks),
+        )
+        .route(
+            "/v1/federations/{id}/entity-types",
+            get(projects::entity_types),
+        )
+        .route("/v1/federations/{id}/entities", get(projects::entities))
+        .route(
+            "/v1/federations/{id}/projects",
+            get(projects::list).post(projects::create),
+        )
+        .route(
+            "/v1/federations/{id}/projects/{project}",
+            get(projects::get)
+                .patch(projects::patch)
+                .delete(projects::delete),
+        )
+        .route(
+            "/v1/federations/{id}/projects/{project}/share",
+            post(projects::share),
+        )
+        .route(
+            "/v1/federations/{id}/projects/{project}/shares/{platform}",
+            delete(projects::unshare),
+        )
+        .route(
+            "/v1/federations/{id}/exports",
+            get(exports::list).post(exports::create),
+        )
+        .route("/v1/federations/{id}/exports/{export}", get(exports::get))
+        .route(
+            "/v1/federations/{id}/exports/{export}/request",
+            put(exports::amend),
+        )
+        .route(
+            "/v1/federations/{id}/exports/{export}/transitions",
+            post(exports::transition),
+        )
+        .route("/v1/refusals", get(routes::refusals))
+        .route("/v1/events", get(events::feed));
     Router::new()
         .route("/openapi.json", get(openapi::document))
         .merge(protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token)))

@@ -68,7 +68,7 @@ fn parse_chain_file(body: Result<Bytes, BytesRejection>) -> Result<ChainFile, Ap
 }
 
 /// The body, or a JSON error saying why it could not be read (too large, ...).
-fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| ApiError {
         status: e.status(),
         code: if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -93,7 +93,7 @@ pub async fn join(
     }))
 }
 
-fn parse_federation(id: &str) -> Result<FederationId, ApiError> {
+pub(crate) fn parse_federation(id: &str) -> Result<FederationId, ApiError> {
     id.parse()
         .map_err(|e: fed_crdt::error::ParseIdError| ApiError::not_found(e.to_string()))
 }

@@ -1,18 +1,23 @@
-//! The registry documents of our federations, materialised from stored envelopes.
+//! The documents of our federations, materialised from stored envelopes: each
+//! federation's platforms registry, and the projects and export requests this platform
+//! is in the audience of.
 //!
 //! Every envelope, local or remote, goes through [`fed_crdt::registry::Document::receive`];
 //! what it accepts is stored (flushed) before anyone hears of it, what it refuses is
 //! recorded with its reason, and nothing else ever touches a document.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use fed_crdt::chain::Chain;
-use fed_crdt::envelope::{ChangeEnvelope, Refusal};
-use fed_crdt::ids::{ChangeHash, DocId, FederationId};
+use fed_crdt::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
+use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::registry::{Document, Outcome};
+use serde::Serialize;
+use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
+use crate::engine::views::View;
 use crate::engine::EngineError;
 use crate::store::{Store, Tree, WriteBatch};
 
@@ -22,6 +27,27 @@ pub const MAX_ENVELOPES_PER_DOCUMENT: usize = 100_000;
 pub const MAX_REFUSALS_LISTED: usize = 1_000;
 /// Most refusal records cleared when a change is finally accepted (one per claimed author).
 pub const MAX_REFUSALS_PER_CHANGE: usize = 1_024;
+/// Most private documents (projects and export requests) held for one federation; the
+/// first change of one more is recorded as refused, and nothing of it is kept.
+pub const MAX_DOCUMENTS_PER_FEDERATION: usize = 100_000;
+/// Accepted changes kept for live-feed subscribers that read slowly; one that falls
+/// further behind is told how many it missed.
+pub const CHANGE_FEED_BUFFER: usize = 1_024;
+
+/// One accepted change, as the live feed tells it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangeEvent {
+    /// The federation.
+    pub federation: FederationId,
+    /// The document.
+    pub document: DocId,
+    /// `platforms`, `project` or `export`.
+    pub kind: &'static str,
+    /// The change.
+    pub change: ChangeHash,
+    /// Its author.
+    pub author: PlatformId,
+}
 
 /// `<doc id>/` then the change hash: the key of an accepted envelope, and the prefix of
 /// the refusals of that change.
@@ -58,7 +84,12 @@ pub struct Received {
 /// The documents of every federation we belong to.
 pub struct Documents {
     store: Arc<dyn Store>,
-    docs: HashMap<DocId, Document>,
+    docs: BTreeMap<DocId, Document>,
+    /// What each readable private document reads as, refreshed whenever its accepted
+    /// changes change, so that listings never re-read Automerge documents.
+    views: BTreeMap<DocId, View>,
+    events: broadcast::Sender<ChangeEvent>,
+    max_documents: usize,
 }
 
 impl Documents {
@@ -66,11 +97,28 @@ impl Documents {
     pub fn new(store: Arc<dyn Store>) -> Documents {
         Documents {
             store,
-            docs: HashMap::new(),
+            docs: BTreeMap::new(),
+            views: BTreeMap::new(),
+            events: broadcast::channel(CHANGE_FEED_BUFFER).0,
+            max_documents: MAX_DOCUMENTS_PER_FEDERATION,
         }
     }
 
-    /// Opens (from the store, the first time) the platforms registry of a federation.
+    /// The same, holding at most `max` private documents per federation.
+    pub fn with_max_documents(store: Arc<dyn Store>, max: usize) -> Documents {
+        Documents {
+            max_documents: max,
+            ..Documents::new(store)
+        }
+    }
+
+    /// The live feed of accepted changes.
+    pub fn events(&self) -> broadcast::Sender<ChangeEvent> {
+        self.events.clone()
+    }
+
+    /// Opens (from the store, the first time) the platforms registry of a federation and
+    /// the private documents stored for it.
     ///
     /// # Errors
     ///
@@ -80,30 +128,98 @@ impl Documents {
         if self.docs.contains_key(&id) {
             return Ok(id);
         }
-        let stored = self.store.scan_prefix(
-            Tree::Envelopes,
-            &doc_prefix(&id),
-            MAX_ENVELOPES_PER_DOCUMENT,
-        )?;
-        let envelopes = stored.into_iter().filter_map(|(key, value)| {
-            match serde_json::from_slice::<ChangeEnvelope>(&value) {
-                Ok(env) => Some(env),
-                Err(e) => {
-                    warn!(doc = %id.fmt_short(), key = %hex::encode(&key), error = %e, "unreadable stored envelope skipped");
-                    None
+        let envelopes = self.stored(&doc_prefix(&id))?;
+        self.load(id, chain, envelopes)?;
+        let mut private: BTreeMap<DocId, Vec<ChangeEnvelope>> = BTreeMap::new();
+        for kind in [DocKind::Project, DocKind::Export] {
+            let prefix = format!("{}:", kind.name()).into_bytes();
+            for env in self.stored(&prefix)? {
+                if env.federation == chain.federation() {
+                    private.entry(env.document).or_default().push(env);
                 }
             }
-        });
+        }
+        for (doc, envelopes) in private {
+            self.load(doc, chain, envelopes)?;
+        }
+        Ok(id)
+    }
+
+    /// Stored envelopes under a key prefix; unreadable ones are logged and skipped.
+    fn stored(&self, prefix: &[u8]) -> Result<Vec<ChangeEnvelope>, EngineError> {
+        let limit = MAX_ENVELOPES_PER_DOCUMENT.saturating_mul(MAX_DOCUMENTS_PER_FEDERATION);
+        let rows = self.store.scan_prefix(Tree::Envelopes, prefix, limit)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, value)| match serde_json::from_slice(&value) {
+                Ok(env) => Some(env),
+                Err(e) => {
+                    warn!(key = %hex::encode(&key), error = %e, "unreadable stored envelope skipped");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    fn load(
+        &mut self,
+        id: DocId,
+        chain: &Chain,
+        envelopes: Vec<ChangeEnvelope>,
+    ) -> Result<(), EngineError> {
         let (doc, outcomes) = Document::from_envelopes(id, chain, envelopes);
         self.docs.insert(id, doc);
-        // Re-checking at load can refuse what the chain now excludes: record it.
-        self.persist(&id, outcomes)?;
-        Ok(id)
+        // Re-checking at load can refuse what the chain now excludes: record it. Nothing
+        // is told to the live feed: these changes were accepted before.
+        self.persist_quietly(&id, outcomes)?;
+        self.refresh_view(&id);
+        Ok(())
     }
 
     /// The document, if open.
     pub fn get(&self, id: &DocId) -> Option<&Document> {
         self.docs.get(id)
+    }
+
+    /// What a private document reads as, if it is held and readable.
+    pub fn view(&self, id: &DocId) -> Option<&View> {
+        self.views.get(id)
+    }
+
+    /// The readable private documents of a federation, in id order.
+    pub fn views(&self, federation: FederationId) -> impl Iterator<Item = (&DocId, &View)> {
+        self.views.iter().filter(move |(id, _)| {
+            self.docs
+                .get(id)
+                .is_some_and(|d| d.federation() == federation)
+        })
+    }
+
+    /// Whether `platform` is in the audience of the document: any member for a
+    /// platforms registry, the parties and relays for a private document (none while it
+    /// does not read as its kind).
+    pub fn audience_includes(&self, id: &DocId, platform: &PlatformId, chain: &Chain) -> bool {
+        match id.kind {
+            DocKind::Platforms => true,
+            _ => self
+                .views
+                .get(id)
+                .is_some_and(|v| v.audience(chain).contains(platform)),
+        }
+    }
+
+    /// Our heads of the private documents of `federation` whose audience includes
+    /// `platform`, in id order.
+    pub fn private_heads_for(
+        &self,
+        federation: FederationId,
+        platform: &PlatformId,
+        chain: &Chain,
+    ) -> Vec<(DocId, Vec<ChangeHash>)> {
+        self.views(federation)
+            .filter(|(_, v)| v.audience(chain).contains(platform))
+            .filter_map(|(id, _)| self.docs.get(id).map(|d| (*id, d.heads())))
+            .collect()
     }
 
     /// Checks and applies an envelope (from a peer or from this node's own API).
@@ -114,14 +230,40 @@ impl Documents {
     pub fn receive(&mut self, chain: &Chain, env: ChangeEnvelope) -> Result<Received, EngineError> {
         let id = env.document;
         let Some(doc) = self.docs.get_mut(&id) else {
-            // A document we do not hold (a project before projects exist here, a
-            // platforms document that is not the registry) still goes through every
-            // check, so that its refusal is recorded; nothing of it is kept.
-            let mut transient = Document::new(id, chain);
-            let outcomes = transient
-                .receive(chain, env)
+            let federation = chain.federation();
+            let held = self
+                .docs
+                .values()
+                .filter(|d| d.federation() == federation && d.id().kind != DocKind::Platforms)
+                .count();
+            let mut new = Document::new(id, chain);
+            let mut outcomes = new.receive(chain, env);
+            if id.kind != DocKind::Platforms && held < self.max_documents {
+                if outcomes
+                    .iter()
+                    .any(|o| matches!(o, Outcome::Accepted(_) | Outcome::Buffered { .. }))
+                {
+                    self.docs.insert(id, new);
+                }
+                return self.persist(&id, outcomes);
+            }
+            // A platforms document that is not the registry, or a private document over
+            // the limit, still goes through every check so that a refusal is recorded;
+            // nothing of it is kept.
+            let over = id.kind != DocKind::Platforms;
+            outcomes = outcomes
                 .into_iter()
-                .filter(|o| matches!(o, Outcome::Refused(_)))
+                .filter_map(|o| match o {
+                    Outcome::Refused(r) => Some(Outcome::Refused(r)),
+                    Outcome::Accepted(env) if over => Some(Outcome::Refused(env.refusal(
+                        RefusalCheck::Size,
+                        format!(
+                            "this node holds {held} private documents of the federation, the most it keeps ({})",
+                            self.max_documents
+                        ),
+                    ))),
+                    _ => None,
+                })
                 .collect();
             return self.persist(&id, outcomes);
         };
@@ -161,8 +303,40 @@ impl Documents {
         Ok(())
     }
 
+    /// Stores the outcomes, then tells the live feed of the accepted changes.
+    fn persist(&mut self, id: &DocId, outcomes: Vec<Outcome>) -> Result<Received, EngineError> {
+        let received = self.persist_quietly(id, outcomes)?;
+        for env in &received.accepted {
+            // Nobody listening is not an error.
+            let _ = self.events.send(ChangeEvent {
+                federation: env.federation,
+                document: env.document,
+                kind: env.document.kind.name(),
+                change: env.change_hash,
+                author: env.author,
+            });
+        }
+        Ok(received)
+    }
+
+    /// Re-reads a private document after its accepted changes changed.
+    fn refresh_view(&mut self, id: &DocId) {
+        match self.docs.get(id).and_then(View::read) {
+            Some(view) => {
+                self.views.insert(*id, view);
+            }
+            None => {
+                self.views.remove(id);
+            }
+        }
+    }
+
     /// Stores accepted envelopes and refusals in one flushed batch.
-    fn persist(&self, id: &DocId, outcomes: Vec<Outcome>) -> Result<Received, EngineError> {
+    fn persist_quietly(
+        &mut self,
+        id: &DocId,
+        outcomes: Vec<Outcome>,
+    ) -> Result<Received, EngineError> {
         let mut batch = WriteBatch::new();
         let mut received = Received::default();
         for outcome in outcomes {
@@ -208,6 +382,9 @@ impl Documents {
             }
         }
         self.store.apply(batch)?;
+        if !received.accepted.is_empty() || !received.refused.is_empty() {
+            self.refresh_view(id);
+        }
         Ok(received)
     }
 
@@ -228,3 +405,7 @@ impl Documents {
             .collect())
     }
 }
+
+#[cfg(test)]
+#[path = "documents_tests.rs"]
+mod tests;

@@ -2,14 +2,17 @@
 
 use fed_crdt::chain::body::{Rights, Role};
 use fed_crdt::chain::file::ChainFile;
-use fed_crdt::chain::state::MemberStatus;
+use fed_crdt::chain::state::{Catalog, MemberStatus};
 use fed_crdt::envelope::Refusal;
 use fed_crdt::ids::{ChangeHash, FederationId, PlatformId};
 use fed_crdt::registry::platforms::PlatformProfile;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::engine::documents::ChangeEvent;
+use crate::engine::exports::{ExportAnswer, ExportOp};
 use crate::engine::federations::{FederationSummary, ReceiveOutcome};
+use crate::engine::projects::{ProjectAnswer, ProjectOp};
 use crate::store::StoreError;
 
 /// Why the engine refused a command.
@@ -45,6 +48,18 @@ pub enum EngineError {
     /// The node's own change was refused by its own checks (e.g. rights changed).
     #[error("change refused: {0}")]
     Refused(String),
+    /// Input that breaks a limit or a rule, said before anything is signed.
+    #[error("{0}")]
+    Invalid(String),
+    /// Nothing of that id that this platform may see.
+    #[error("no {0} visible to this platform")]
+    NotFound(String),
+    /// This platform may see it but not do that.
+    #[error("{0}")]
+    Forbidden(String),
+    /// It would clash with what exists (a project code already used, say).
+    #[error("{0}")]
+    Conflict(String),
     /// Storage failed; nothing was acknowledged.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -135,6 +150,31 @@ pub enum EngineCommand {
         /// The answer.
         reply: oneshot::Sender<Result<Vec<Refusal>, EngineError>>,
     },
+    /// An operation on a federation's projects.
+    Projects {
+        /// The federation.
+        federation: FederationId,
+        /// What to do.
+        op: ProjectOp,
+        /// The answer.
+        reply: oneshot::Sender<Result<ProjectAnswer, EngineError>>,
+    },
+    /// An operation on a federation's export requests.
+    Exports {
+        /// The federation.
+        federation: FederationId,
+        /// What to do.
+        op: ExportOp,
+        /// The answer.
+        reply: oneshot::Sender<Result<ExportAnswer, EngineError>>,
+    },
+    /// A federation's catalog (frameworks, entity types, entities) at its chain's head.
+    Catalog {
+        /// The federation.
+        federation: FederationId,
+        /// The answer.
+        reply: oneshot::Sender<Result<Catalog, EngineError>>,
+    },
     /// A federation's chain as a chain file.
     Chain {
         /// The federation.
@@ -148,6 +188,7 @@ pub enum EngineCommand {
 #[derive(Clone, Debug)]
 pub struct EngineHandle {
     pub(super) sender: mpsc::Sender<EngineCommand>,
+    pub(super) events: broadcast::Sender<ChangeEvent>,
 }
 
 impl EngineHandle {
@@ -242,6 +283,58 @@ impl EngineHandle {
         federation: Option<FederationId>,
     ) -> Result<Vec<Refusal>, EngineError> {
         self.ask(|reply| EngineCommand::Refusals { federation, reply })
+            .await?
+    }
+
+    /// A subscription to the live feed of accepted changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
+        self.events.subscribe()
+    }
+
+    /// Runs an operation on a federation's projects.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::NotFound`], [`EngineError::Forbidden`], [`EngineError::Invalid`],
+    /// [`EngineError::Conflict`], and the others.
+    pub async fn projects(
+        &self,
+        federation: FederationId,
+        op: ProjectOp,
+    ) -> Result<ProjectAnswer, EngineError> {
+        self.ask(|reply| EngineCommand::Projects {
+            federation,
+            op,
+            reply,
+        })
+        .await?
+    }
+
+    /// Runs an operation on a federation's export requests.
+    ///
+    /// # Errors
+    ///
+    /// As [`EngineHandle::projects`].
+    pub async fn exports(
+        &self,
+        federation: FederationId,
+        op: ExportOp,
+    ) -> Result<ExportAnswer, EngineError> {
+        self.ask(|reply| EngineCommand::Exports {
+            federation,
+            op,
+            reply,
+        })
+        .await?
+    }
+
+    /// A federation's catalog.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::UnknownFederation`] if the node is not in it.
+    pub async fn catalog(&self, federation: FederationId) -> Result<Catalog, EngineError> {
+        self.ask(|reply| EngineCommand::Catalog { federation, reply })
             .await?
     }
 

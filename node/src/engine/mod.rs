@@ -8,10 +8,14 @@
 //! they count.
 
 pub mod documents;
+pub mod exports;
 pub mod federations;
 mod handle;
+pub mod projects;
 mod registry;
+mod replicate;
 mod sync;
+pub mod views;
 
 pub use handle::{EngineCommand, EngineError, EngineHandle, NodeStatus, PlatformEntry};
 
@@ -90,6 +94,8 @@ enum FetchKind {
     Chain,
     /// Platforms registry envelopes missing from our heads.
     Registry,
+    /// What we lack of the private documents shared with the peer.
+    Private,
 }
 
 /// The answer of one fetch.
@@ -130,7 +136,10 @@ pub fn new(
     let (sender, commands) = mpsc::channel(256);
     let (fetched_sender, fetched) = mpsc::channel(256);
     Ok((
-        EngineHandle { sender },
+        EngineHandle {
+            sender,
+            events: documents.events(),
+        },
         Engine {
             federations,
             documents,
@@ -251,6 +260,28 @@ impl Engine {
             EngineCommand::Refusals { federation, reply } => {
                 let _ = reply.send(self.documents.refusals(federation.as_ref()));
             }
+            EngineCommand::Projects {
+                federation,
+                op,
+                reply,
+            } => {
+                let _ = reply.send(self.projects(federation, op).await);
+            }
+            EngineCommand::Exports {
+                federation,
+                op,
+                reply,
+            } => {
+                let _ = reply.send(self.exports(federation, op).await);
+            }
+            EngineCommand::Catalog { federation, reply } => {
+                let result = self
+                    .federations
+                    .get(&federation)
+                    .map(|c| c.state().catalog.clone())
+                    .ok_or(EngineError::UnknownFederation(federation));
+                let _ = reply.send(result);
+            }
             EngineCommand::Chain { federation, reply } => {
                 let result = self
                     .federations
@@ -346,6 +377,7 @@ impl Engine {
                 for federation in self.federations.shared_with(&peer, now()) {
                     self.fetch(peer, federation, FetchKind::Chain).await;
                     self.fetch(peer, federation, FetchKind::Registry).await;
+                    self.fetch(peer, federation, FetchKind::Private).await;
                 }
             }
             NetEvent::PeerDisconnected(_) => {}
@@ -390,7 +422,7 @@ impl Engine {
                 request,
                 channel,
             } => {
-                let response = self.answer(&peer, request);
+                let response = self.answer(&peer, request).await;
                 let _ = self.net.respond(channel, response).await;
             }
         }

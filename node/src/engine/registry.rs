@@ -2,14 +2,13 @@
 //! envelopes, and the merged view the API shows.
 
 use fed_crdt::envelope::ChangeEnvelope;
-use fed_crdt::ids::{ChangeHash, DocId, FederationId};
+use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId};
 use fed_crdt::registry::platforms::{profile_change, read_profiles, PlatformProfile};
 use libp2p::gossipsub::MessageAcceptance;
 use libp2p::PeerId;
 use tracing::{debug, warn};
 
 use super::{now, now_millis, Engine, EngineError, PlatformEntry};
-use crate::net::protocol::Announcement;
 
 impl Engine {
     /// Checks and stores an envelope from a peer; the verdict is also gossip's.
@@ -47,6 +46,13 @@ impl Engine {
         if !self.federations.is_member(&env.federation, &source, now()) {
             return MessageAcceptance::Reject;
         }
+        if env.document.kind != DocKind::Platforms {
+            // Private documents never travel by gossip, which would hand them to every
+            // member: whoever sends one there is not following the protocol, and the
+            // message is not forwarded.
+            debug!(peer = %source, doc = %env.document.fmt_short(), "private document gossiped; rejected");
+            return MessageAcceptance::Reject;
+        }
         self.receive_envelope(env)
     }
 
@@ -71,18 +77,7 @@ impl Engine {
         let Some(env) = env else {
             return Ok(None);
         };
-        let change = env.change_hash;
-        let received = self.documents.receive(chain, env.clone())?;
-        if let Some(refusal) = received.refused.iter().find(|r| r.change_hash == change) {
-            return Err(EngineError::Refused(refusal.to_string()));
-        }
-        let announcement = Announcement::Change {
-            envelope: Box::new(env),
-        };
-        if let Err(e) = self.net.publish(federation, announcement.to_bytes()).await {
-            debug!(fed = %federation.fmt_short(), error = %e, "change not gossiped; anti-entropy will carry it");
-        }
-        Ok(Some(change))
+        self.commit_local(env).await.map(Some)
     }
 
     /// The registry entries merged with what the chain says of each member.

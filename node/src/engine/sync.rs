@@ -5,22 +5,45 @@ use libp2p::gossipsub::MessageAcceptance;
 use libp2p::PeerId;
 use tracing::{debug, warn};
 
+use super::federations::platform_id;
 use super::{now, Engine, FetchKind, Fetched, MAX_RECORDS_PER_RESPONSE};
 use crate::net::protocol::{SyncRequest, SyncResponse, MAX_ENVELOPES_PER_RESPONSE};
 
 impl Engine {
-    pub(super) fn answer(&self, peer: &PeerId, request: SyncRequest) -> SyncResponse {
+    pub(super) async fn answer(&mut self, peer: &PeerId, request: SyncRequest) -> SyncResponse {
         match request {
+            SyncRequest::Push {
+                federation,
+                envelopes,
+            } => self.receive_push(*peer, federation, envelopes).await,
+            SyncRequest::Documents {
+                federation,
+                after,
+                until,
+                documents,
+            } => self.answer_documents(peer, federation, after, until, documents),
             SyncRequest::Document {
                 federation,
                 document,
                 heads,
             } => {
+                // A private document is named only to its audience: anyone else gets the
+                // same answer as for a document that does not exist.
+                let in_audience = |d: &&fed_crdt::registry::Document| {
+                    let chain = self.federations.get(&federation);
+                    match (chain, platform_id(peer)) {
+                        (Some(chain), Some(asker)) => {
+                            self.documents.audience_includes(&d.id(), &asker, chain)
+                        }
+                        _ => false,
+                    }
+                };
                 let doc = self
                     .documents
                     .get(&document)
                     .filter(|d| d.federation() == federation)
-                    .filter(|_| self.federations.is_member(&federation, peer, now()));
+                    .filter(|_| self.federations.is_member(&federation, peer, now()))
+                    .filter(in_audience);
                 match doc {
                     None => SyncResponse::Refused {
                         reason: "not a shared document".into(),
@@ -79,21 +102,21 @@ impl Engine {
         if !self.in_flight.insert((peer, federation, kind)) {
             return;
         }
-        let request = match kind {
+        let requests = match kind {
             FetchKind::Chain => {
                 let Some(chain) = self.federations.get(&federation) else {
                     self.in_flight.remove(&(peer, federation, kind));
                     return;
                 };
-                SyncRequest::Chain {
+                vec![SyncRequest::Chain {
                     federation,
                     after_seq: chain.state().seq,
                     head: chain.head(),
-                }
+                }]
             }
             FetchKind::Registry => {
                 let document = DocId::platforms_registry(&federation);
-                SyncRequest::Document {
+                vec![SyncRequest::Document {
                     federation,
                     document,
                     heads: self
@@ -101,21 +124,26 @@ impl Engine {
                         .get(&document)
                         .map(|d| d.heads())
                         .unwrap_or_default(),
-                }
+                }]
             }
+            FetchKind::Private => self.private_sync_requests(&peer, federation),
         };
         let net = self.net.clone();
         let done = self.fetched_sender.clone();
         tokio::spawn(async move {
-            let response = net.request(peer, request).await;
-            let _ = done
-                .send(Fetched {
-                    peer,
-                    federation,
-                    kind,
-                    response,
-                })
-                .await;
+            // Pages one after the other: the answers of one feed the documents before
+            // the next is asked.
+            for request in requests {
+                let response = net.request(peer, request).await;
+                let _ = done
+                    .send(Fetched {
+                        peer,
+                        federation,
+                        kind,
+                        response,
+                    })
+                    .await;
+            }
         });
     }
 
@@ -156,9 +184,10 @@ impl Engine {
                     progressed |= self.receive_envelope(env) == MessageAcceptance::Accept;
                 }
                 if full && progressed {
-                    self.fetch(peer, federation, FetchKind::Registry).await;
+                    self.fetch(peer, federation, kind).await;
                 }
             }
+            Ok(SyncResponse::Received) => {}
             Ok(SyncResponse::Refused { reason }) => {
                 debug!(peer = %peer, fed = %federation.fmt_short(), %reason, "sync refused");
             }
@@ -172,6 +201,7 @@ impl Engine {
             for federation in self.federations.shared_with(&peer, now()) {
                 self.fetch(peer, federation, FetchKind::Chain).await;
                 self.fetch(peer, federation, FetchKind::Registry).await;
+                self.fetch(peer, federation, FetchKind::Private).await;
             }
         }
     }

@@ -11,8 +11,14 @@ use sha2::{Digest, Sha256};
 
 /// The request-response protocol for anti-entropy and catch-up.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/fednet/sync/1");
-/// Largest sync request accepted, in bytes.
-pub const MAX_SYNC_REQUEST_BYTES: u64 = 64 * 1024;
+/// Largest sync request accepted, in bytes: room for a pushed change at its size limit,
+/// or for the heads of [`MAX_DOCUMENTS_PER_SYNC`] documents.
+pub const MAX_SYNC_REQUEST_BYTES: u64 = 1024 * 1024;
+/// Most private documents listed in one [`SyncRequest::Documents`]; a platform that shares
+/// more with one peer lists them in several requests, by ranges of document ids.
+pub const MAX_DOCUMENTS_PER_SYNC: usize = 1024;
+/// Most envelopes pushed in one [`SyncRequest::Push`].
+pub const MAX_ENVELOPES_PER_PUSH: usize = 8;
 /// Largest sync response accepted, in bytes; larger answers are split by the responder.
 pub const MAX_SYNC_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
 /// Most envelopes in one sync response (64 changes of at most 64 KiB stay under the
@@ -48,6 +54,28 @@ pub enum SyncRequest {
         /// The requester's heads (empty if it has nothing).
         heads: Vec<ChangeHash>,
     },
+    /// "Here are my heads of the private documents whose audience, as I read them,
+    /// includes you; send me what I lack of those whose audience, as you read them,
+    /// includes me." Only documents after `after` and up to `until` (in document id
+    /// order) are concerned, so that long lists travel in several requests. A document is
+    /// only ever named to a platform of its audience.
+    Documents {
+        /// The federation.
+        federation: FederationId,
+        /// Concerned documents come after this id (`None`: from the first).
+        after: Option<DocId>,
+        /// Concerned documents go up to this id, included (`None`: to the last).
+        until: Option<DocId>,
+        /// The requester's heads of the documents it holds in that range.
+        documents: Vec<(DocId, Vec<ChangeHash>)>,
+    },
+    /// "Here are new changes of documents whose audience includes you."
+    Push {
+        /// The federation.
+        federation: FederationId,
+        /// At most [`MAX_ENVELOPES_PER_PUSH`] envelopes.
+        envelopes: Vec<ChangeEnvelope>,
+    },
 }
 
 /// The answer to a [`SyncRequest`].
@@ -64,6 +92,9 @@ pub enum SyncResponse {
         /// The envelopes.
         envelopes: Vec<ChangeEnvelope>,
     },
+    /// Pushed envelopes were received (each went through every check; refusals are the
+    /// receiver's business).
+    Received,
     /// The responder will not answer (not a shared federation, over a limit, ...).
     Refused {
         /// Why, in words.

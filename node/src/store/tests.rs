@@ -144,10 +144,10 @@ fn check_concurrent_batches_are_atomic(store: &(impl Store + Clone)) {
     assert_eq!(envelope, store.get(Tree::Snapshots, b"pair").expect("get"));
 }
 
-const NOW: Timestamp = Timestamp(1_800_000_000);
+pub(crate) const NOW: Timestamp = Timestamp(1_800_000_000);
 
 /// A signed genesis and two signed AddPlatform records, as the node will store them.
-fn sample_chain(admin_seed: u8) -> Vec<Record> {
+pub(crate) fn sample_chain(admin_seed: u8) -> Vec<Record> {
     let admin = SigningKey::from_bytes(&[admin_seed; 32]);
     let mut genesis = genesis_record(
         NOW,

@@ -199,9 +199,12 @@ pub async fn respond(
                 request, channel, ..
             } => {
                 let response = match request {
-                    SyncRequest::Document { .. } => SyncResponse::Envelopes {
-                        envelopes: answers.lock().map(|a| a.clone()).unwrap_or_default(),
-                    },
+                    SyncRequest::Document { .. } | SyncRequest::Documents { .. } => {
+                        SyncResponse::Envelopes {
+                            envelopes: answers.lock().map(|a| a.clone()).unwrap_or_default(),
+                        }
+                    }
+                    SyncRequest::Push { .. } => SyncResponse::Received,
                     SyncRequest::Chain { .. } => SyncResponse::Chain {
                         records: Vec::new(),
                     },

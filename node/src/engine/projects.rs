@@ -1,0 +1,344 @@
+//! Projects from the engine's side: this platform's changes to them, and the listing the
+//! API shows (what it owns and what is shared with it, never anything else).
+
+use std::collections::BTreeMap;
+
+use fed_crdt::ids::{DocId, DocKind, FederationId, PlatformId};
+use fed_crdt::registry::projects::{
+    create_project, delete_project, share_project, update_project, Access, Project, ProjectView,
+};
+use serde::Serialize;
+
+use super::views::View;
+use super::{now_millis, Engine, EngineError};
+
+/// An operation on the projects of a federation.
+#[derive(Debug)]
+pub enum ProjectOp {
+    /// The projects this platform owns or that are shared with it.
+    List,
+    /// One of them.
+    Get(DocId),
+    /// Create a project owned by this platform.
+    Create(Box<Project>),
+    /// Change some of a project's details (owner or `write` share); the fields not named
+    /// keep their value as of the change, whoever wrote it last.
+    Update(DocId, Box<ProjectPatch>),
+    /// Share with a platform (`Some`) or stop sharing (`None`); owner only.
+    Share(DocId, PlatformId, Option<Access>),
+    /// Mark deleted; owner only.
+    Delete(DocId),
+}
+
+/// The details to change; `None` leaves a field as it is. A date given as an empty
+/// string removes it.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectPatch {
+    /// New code.
+    pub code: Option<String>,
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New first day (`""` to remove).
+    pub start_date: Option<String>,
+    /// New last day (`""` to remove).
+    pub end_date: Option<String>,
+    /// New list of framework ids.
+    pub regulatory_frameworks: Option<Vec<String>>,
+    /// New list of entity ids.
+    pub entities: Option<Vec<String>>,
+    /// New list of people.
+    pub members: Option<Vec<fed_crdt::registry::projects::ProjectMember>>,
+}
+
+impl ProjectPatch {
+    /// `current` with the patch applied.
+    pub fn apply(self, current: &Project) -> Project {
+        let date = |new: Option<String>, old: &Option<String>| match new {
+            Some(d) if d.is_empty() => None,
+            Some(d) => Some(d),
+            None => old.clone(),
+        };
+        Project {
+            code: self.code.unwrap_or_else(|| current.code.clone()),
+            name: self.name.unwrap_or_else(|| current.name.clone()),
+            description: self
+                .description
+                .unwrap_or_else(|| current.description.clone()),
+            start_date: date(self.start_date, &current.start_date),
+            end_date: date(self.end_date, &current.end_date),
+            regulatory_frameworks: self
+                .regulatory_frameworks
+                .unwrap_or_else(|| current.regulatory_frameworks.clone()),
+            entities: self.entities.unwrap_or_else(|| current.entities.clone()),
+            members: self.members.unwrap_or_else(|| current.members.clone()),
+        }
+    }
+}
+
+/// A project as the API shows it to this platform.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProjectEntry {
+    /// The project's document.
+    pub id: DocId,
+    /// The owner.
+    pub owner: PlatformId,
+    /// The owner's name, from its identity card in the chain.
+    pub owner_name: String,
+    /// This platform's access: `owner`, `write` or `read`.
+    pub access: &'static str,
+    /// The details.
+    #[serde(flatten)]
+    pub project: Project,
+    /// The platforms it is shared with.
+    pub shares: Vec<ShareEntry>,
+    /// Set once the owner deleted it.
+    pub deleted: bool,
+    /// Other projects visible here with the same code (made concurrently on two nodes):
+    /// both sides show the conflict until one is renamed or deleted.
+    pub conflicts: Vec<DocId>,
+    /// The document's heads here: two nodes showing the same heads show the same project.
+    pub heads: Vec<fed_crdt::ids::ChangeHash>,
+}
+
+/// One platform a project is shared with.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShareEntry {
+    /// The platform.
+    pub platform_id: PlatformId,
+    /// Its name, from its identity card.
+    pub name: String,
+    /// `read` or `write`.
+    pub access: Access,
+}
+
+/// The answer to a [`ProjectOp`].
+#[derive(Debug)]
+pub enum ProjectAnswer {
+    /// One project.
+    One(Box<ProjectEntry>),
+    /// A listing.
+    Many(Vec<ProjectEntry>),
+}
+
+/// This platform's access to a project, if any.
+fn access_of(view: &ProjectView, me: &PlatformId) -> Option<&'static str> {
+    if view.owner == *me {
+        Some("owner")
+    } else {
+        view.shares.get(me).map(|a| a.name())
+    }
+}
+
+impl Engine {
+    pub(super) async fn projects(
+        &mut self,
+        federation: FederationId,
+        op: ProjectOp,
+    ) -> Result<ProjectAnswer, EngineError> {
+        let chain = self
+            .federations
+            .get(&federation)
+            .ok_or(EngineError::UnknownFederation(federation))?;
+        let now_ms = now_millis();
+        let target = match &op {
+            ProjectOp::Update(id, _) | ProjectOp::Share(id, _, _) | ProjectOp::Delete(id) => {
+                Some(*id)
+            }
+            _ => None,
+        };
+        let envelope = match op {
+            ProjectOp::List => return Ok(ProjectAnswer::Many(self.list_projects(federation))),
+            ProjectOp::Get(id) => {
+                return self.project_entry(federation, id).map(ProjectAnswer::One)
+            }
+            ProjectOp::Create(project) => {
+                self.check_code_free(federation, &project.code, None)?;
+                let nonce: [u8; 16] = rand::random();
+                let (_, env) = create_project(chain, &self.signing, nonce, &project, now_ms)
+                    .map_err(|e| EngineError::Invalid(e.to_string()))?;
+                Some(env)
+            }
+            ProjectOp::Update(id, patch) => {
+                let doc = self.readable_project(federation, id, &[Some("owner"), Some("write")])?;
+                let current = match self.documents.view(&id) {
+                    Some(View::Project(v)) => v.project.clone(),
+                    _ => return Err(EngineError::NotFound(format!("project {id}"))),
+                };
+                let project = patch.apply(&current);
+                if project.code != current.code {
+                    self.check_code_free(federation, &project.code, Some(id))?;
+                }
+                update_project(doc, chain, &self.signing, &project, now_ms)
+                    .map_err(|e| EngineError::Invalid(e.to_string()))?
+            }
+            ProjectOp::Share(id, platform, access) => {
+                let doc = self.readable_project(federation, id, &[Some("owner")])?;
+                if access.is_some() && !chain.state().is_member(&platform, super::now()) {
+                    return Err(EngineError::Invalid(format!(
+                        "platform {platform} is not an active member of the federation"
+                    )));
+                }
+                share_project(doc, chain, &self.signing, platform, access, now_ms)
+                    .map_err(|e| EngineError::Invalid(e.to_string()))?
+            }
+            ProjectOp::Delete(id) => {
+                let doc = self.readable_project(federation, id, &[Some("owner")])?;
+                delete_project(doc, chain, &self.signing, now_ms)
+                    .map_err(|e| EngineError::Invalid(e.to_string()))?
+            }
+        };
+        // No envelope: the project already read as asked; answer it as it is.
+        let id = match (envelope, target) {
+            (Some(env), _) => {
+                let id = env.document;
+                self.commit_local(env).await?;
+                id
+            }
+            (None, Some(id)) => id,
+            (None, None) => return Err(EngineError::Invalid("nothing to change".into())),
+        };
+        self.project_entry(federation, id).map(ProjectAnswer::One)
+    }
+
+    /// Refuses a code that a project visible here (other than `except`) already has.
+    fn check_code_free(
+        &self,
+        federation: FederationId,
+        code: &str,
+        except: Option<DocId>,
+    ) -> Result<(), EngineError> {
+        match self
+            .list_projects(federation)
+            .into_iter()
+            .find(|p| p.project.code == code && Some(p.id) != except)
+        {
+            Some(other) => Err(EngineError::Conflict(format!(
+                "field `code`: `{code}` is already used by project {} (owner {})",
+                other.id, other.owner_name
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The project's document, if this platform's access is one of `allowed`.
+    fn readable_project(
+        &self,
+        federation: FederationId,
+        id: DocId,
+        allowed: &[Option<&'static str>],
+    ) -> Result<&fed_crdt::registry::Document, EngineError> {
+        let me = self.me();
+        let view = match self.documents.view(&id) {
+            Some(View::Project(v)) if self.in_federation(&id, federation) => v,
+            _ => return Err(EngineError::NotFound(format!("project {id}"))),
+        };
+        let access = access_of(view, &me);
+        if access.is_none() {
+            return Err(EngineError::NotFound(format!("project {id}")));
+        }
+        if !allowed.contains(&access) {
+            return Err(EngineError::Forbidden(format!(
+                "this platform's access to project {id} is `{}`; this needs {}",
+                access.unwrap_or("none"),
+                allowed
+                    .iter()
+                    .flatten()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )));
+        }
+        self.documents
+            .get(&id)
+            .ok_or_else(|| EngineError::NotFound(format!("project {id}")))
+    }
+
+    fn in_federation(&self, id: &DocId, federation: FederationId) -> bool {
+        self.documents
+            .get(id)
+            .is_some_and(|d| d.federation() == federation)
+    }
+
+    fn project_entry(
+        &self,
+        federation: FederationId,
+        id: DocId,
+    ) -> Result<Box<ProjectEntry>, EngineError> {
+        if id.kind != DocKind::Project {
+            return Err(EngineError::NotFound(format!("{id} is not a project")));
+        }
+        self.list_projects_with_deleted(federation)
+            .into_iter()
+            .find(|p| p.id == id)
+            .map(Box::new)
+            .ok_or_else(|| EngineError::NotFound(format!("project {id}")))
+    }
+
+    /// The projects this platform can read, deleted ones left out.
+    pub(super) fn list_projects(&self, federation: FederationId) -> Vec<ProjectEntry> {
+        self.list_projects_with_deleted(federation)
+            .into_iter()
+            .filter(|p| !p.deleted)
+            .collect()
+    }
+
+    fn list_projects_with_deleted(&self, federation: FederationId) -> Vec<ProjectEntry> {
+        let me = self.me();
+        let Some(chain) = self.federations.get(&federation) else {
+            return Vec::new();
+        };
+        let members = &chain.state().members;
+        let name = |p: &PlatformId| {
+            members
+                .get(p)
+                .map_or_else(|| p.to_string(), |m| m.card.name.clone())
+        };
+        let mut entries: Vec<ProjectEntry> = self
+            .documents
+            .views(federation)
+            .filter_map(|(id, view)| match view {
+                View::Project(v) => access_of(v, &me).map(|access| (id, v, access)),
+                View::Export(_) => None,
+            })
+            .map(|(id, v, access)| ProjectEntry {
+                id: *id,
+                owner: v.owner,
+                owner_name: name(&v.owner),
+                access,
+                project: v.project.clone(),
+                shares: v
+                    .shares
+                    .iter()
+                    .map(|(p, a)| ShareEntry {
+                        platform_id: *p,
+                        name: name(p),
+                        access: *a,
+                    })
+                    .collect(),
+                deleted: v.deleted,
+                conflicts: Vec::new(),
+                heads: self
+                    .documents
+                    .get(id)
+                    .map(|d| d.heads())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let mut by_code: BTreeMap<String, Vec<DocId>> = BTreeMap::new();
+        for e in entries.iter().filter(|e| !e.deleted) {
+            by_code
+                .entry(e.project.code.clone())
+                .or_default()
+                .push(e.id);
+        }
+        for e in entries.iter_mut().filter(|e| !e.deleted) {
+            if let Some(ids) = by_code.get(&e.project.code) {
+                e.conflicts = ids.iter().filter(|i| **i != e.id).copied().collect();
+            }
+        }
+        entries
+    }
+}

@@ -1,0 +1,233 @@
+//! Getting changes to whoever should have them.
+//!
+//! The platforms registry is everyone's: its changes go out on the federation's gossip
+//! topic. A project or an export request is its audience's only (see [`super::views`]):
+//! its changes are pushed directly to each connected platform of the audience, never
+//! gossiped, and anti-entropy ([`SyncRequest::Documents`]) names a private document only
+//! to a peer of its audience and answers only with documents whose audience includes
+//! the asker. A platform that leaves the audience (an unshare) gets the change that
+//! removed it, and nothing after.
+
+use std::collections::{BTreeSet, HashMap};
+
+use fed_crdt::envelope::ChangeEnvelope;
+use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
+use libp2p::PeerId;
+use tracing::debug;
+
+use super::federations::{peer_id, platform_id};
+use super::{now, Engine, EngineError, FetchKind};
+use crate::net::protocol::{
+    Announcement, SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_PUSH,
+    MAX_ENVELOPES_PER_RESPONSE,
+};
+
+impl Engine {
+    /// Checks and stores one of this platform's own changes, then sends it on: by
+    /// gossip for the platforms registry, to the audience (before and after the change)
+    /// for a private document.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Refused`] if our own checks refuse it, [`EngineError::Store`].
+    pub(super) async fn commit_local(
+        &mut self,
+        env: ChangeEnvelope,
+    ) -> Result<ChangeHash, EngineError> {
+        let federation = env.federation;
+        let chain = self
+            .federations
+            .get(&federation)
+            .ok_or(EngineError::UnknownFederation(federation))?;
+        let mut audience: BTreeSet<PlatformId> = self
+            .documents
+            .view(&env.document)
+            .map(|v| v.audience(chain))
+            .unwrap_or_default();
+        let change = env.change_hash;
+        let received = self.documents.receive(chain, env.clone())?;
+        if let Some(refusal) = received.refused.iter().find(|r| r.change_hash == change) {
+            return Err(EngineError::Refused(refusal.to_string()));
+        }
+        if env.document.kind == DocKind::Platforms {
+            let announcement = Announcement::Change {
+                envelope: Box::new(env),
+            };
+            if let Err(e) = self.net.publish(federation, announcement.to_bytes()).await {
+                debug!(fed = %federation.fmt_short(), error = %e, "change not gossiped; anti-entropy will carry it");
+            }
+            return Ok(change);
+        }
+        if let Some(view) = self.documents.view(&env.document) {
+            audience.extend(view.audience(chain));
+        }
+        self.push(federation, &audience, vec![env]).await;
+        Ok(change)
+    }
+
+    /// Pushes envelopes to every connected active member in `audience` (but us).
+    async fn push(
+        &mut self,
+        federation: FederationId,
+        audience: &BTreeSet<PlatformId>,
+        envelopes: Vec<ChangeEnvelope>,
+    ) {
+        let connected = self.net.connected_peers().await.unwrap_or_default();
+        let me = self.me();
+        let now = now();
+        for platform in audience.iter().filter(|p| **p != me) {
+            let Some(peer) = peer_id(platform) else {
+                continue;
+            };
+            if !connected.contains(&peer) || !self.federations.is_member(&federation, &peer, now) {
+                continue;
+            }
+            for chunk in envelopes.chunks(MAX_ENVELOPES_PER_PUSH) {
+                let request = SyncRequest::Push {
+                    federation,
+                    envelopes: chunk.to_vec(),
+                };
+                let net = self.net.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = net.request(peer, request).await {
+                        debug!(peer = %peer, error = %e, "push failed; anti-entropy will carry it");
+                    }
+                });
+            }
+        }
+    }
+
+    /// Takes envelopes a member pushed. One that waits for dependencies we lack makes us
+    /// ask that member for what it holds of our shared documents.
+    pub(super) async fn receive_push(
+        &mut self,
+        peer: PeerId,
+        federation: FederationId,
+        envelopes: Vec<ChangeEnvelope>,
+    ) -> SyncResponse {
+        if !self.federations.is_member(&federation, &peer, now()) {
+            return SyncResponse::Refused {
+                reason: "not a shared federation".into(),
+            };
+        }
+        if envelopes.len() > MAX_ENVELOPES_PER_PUSH {
+            return SyncResponse::Refused {
+                reason: format!(
+                    "{} envelopes pushed at once, at most {MAX_ENVELOPES_PER_PUSH} allowed",
+                    envelopes.len()
+                ),
+            };
+        }
+        let mut waiting = false;
+        for env in envelopes {
+            if env.federation != federation {
+                continue;
+            }
+            let document = env.document;
+            self.receive_envelope(env);
+            waiting |= self
+                .documents
+                .get(&document)
+                .is_some_and(|d| d.buffered() > 0);
+        }
+        if waiting {
+            self.fetch(peer, federation, FetchKind::Private).await;
+        }
+        SyncResponse::Received
+    }
+
+    /// The requests that reconcile our private documents shared with `peer`: our heads
+    /// of each, [`MAX_DOCUMENTS_PER_SYNC`] documents per request, by id ranges.
+    pub(super) fn private_sync_requests(
+        &self,
+        peer: &PeerId,
+        federation: FederationId,
+    ) -> Vec<SyncRequest> {
+        let (Some(chain), Some(platform)) = (self.federations.get(&federation), platform_id(peer))
+        else {
+            return Vec::new();
+        };
+        let heads = self
+            .documents
+            .private_heads_for(federation, &platform, chain);
+        let mut requests = Vec::new();
+        let mut after = None;
+        let mut pages = heads.chunks(MAX_DOCUMENTS_PER_SYNC).peekable();
+        if pages.peek().is_none() {
+            return vec![SyncRequest::Documents {
+                federation,
+                after: None,
+                until: None,
+                documents: Vec::new(),
+            }];
+        }
+        while let Some(page) = pages.next() {
+            let last = pages.peek().is_none();
+            let until = if last {
+                None
+            } else {
+                page.last().map(|(id, _)| *id)
+            };
+            requests.push(SyncRequest::Documents {
+                federation,
+                after,
+                until,
+                documents: page.to_vec(),
+            });
+            after = until;
+        }
+        requests
+    }
+
+    /// Answers a [`SyncRequest::Documents`]: what the asker lacks of the private
+    /// documents in the range whose audience includes it.
+    pub(super) fn answer_documents(
+        &self,
+        peer: &PeerId,
+        federation: FederationId,
+        after: Option<DocId>,
+        until: Option<DocId>,
+        documents: Vec<(DocId, Vec<ChangeHash>)>,
+    ) -> SyncResponse {
+        let (Some(chain), Some(asker)) = (
+            self.federations
+                .get(&federation)
+                .filter(|_| self.federations.is_member(&federation, peer, now())),
+            platform_id(peer),
+        ) else {
+            return SyncResponse::Refused {
+                reason: "not a shared federation".into(),
+            };
+        };
+        if documents.len() > MAX_DOCUMENTS_PER_SYNC {
+            return SyncResponse::Refused {
+                reason: format!(
+                    "{} documents listed, at most {MAX_DOCUMENTS_PER_SYNC} allowed",
+                    documents.len()
+                ),
+            };
+        }
+        let theirs: HashMap<DocId, Vec<ChangeHash>> = documents.into_iter().collect();
+        let mut envelopes = Vec::new();
+        for (id, mut ours) in self.documents.private_heads_for(federation, &asker, chain) {
+            if after.is_some_and(|a| id <= a) || until.is_some_and(|u| id > u) {
+                continue;
+            }
+            let their_heads = theirs.get(&id).cloned().unwrap_or_default();
+            let mut sorted = their_heads.clone();
+            sorted.sort();
+            ours.sort();
+            if sorted == ours {
+                continue;
+            }
+            if let Some(doc) = self.documents.get(&id) {
+                envelopes.extend(doc.envelopes_missing_from(&their_heads));
+            }
+            if envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE {
+                envelopes.truncate(MAX_ENVELOPES_PER_RESPONSE);
+                break;
+            }
+        }
+        SyncResponse::Envelopes { envelopes }
+    }
+}
