@@ -1,11 +1,17 @@
 //! Every flag of `fedctl`, defined in one place. Values arrive as typed as clap can make
 //! them; checks that need files or the chain happen in `cmd/`.
 
+mod exports;
+mod projects;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-const EXIT_CODES: &str = "Operator commands (status, peers, federation join|list, membership publish) talk to a running fednode: give --data-dir DIR (its API address and token are read from there) or --api URL --token-file FILE.\n\nExit codes: 0 success; 1 refused (an invalid chain, a record the chain rules refuse, a request the node refuses); 2 usage, file, key or connection error.";
+pub use exports::*;
+pub use projects::*;
+
+const EXIT_CODES: &str = "Operator commands (status, peers, federation join|list, membership publish, platforms, projects, exports, events, refusals) talk to a running fednode: give --data-dir DIR (its API address and token are read from there) or --api URL --token-file FILE.\n\nExit codes: 0 success; 1 refused (an invalid chain, a record the chain rules refuse, a request the node refuses); 2 usage, file, key or connection error.";
 
 /// Administrator and operator commands for federation nodes.
 ///
@@ -43,7 +49,8 @@ pub enum Command {
     /// Admit, update, revoke platforms; rotate administrators; co-sign; show; verify.
     #[command(subcommand)]
     Membership(MembershipCommand),
-    /// Reference data: regulatory frameworks, entity types, entities.
+    /// Reference data in a chain file: regulatory frameworks, entity types, entities (the
+    /// node's copy: `fedctl projects frameworks|entity-types|entities`).
     #[command(subcommand)]
     Catalog(CatalogCommand),
     /// The platforms registry of a federation (node API).
@@ -55,6 +62,14 @@ pub enum Command {
     Status,
     /// Peers connected to the node (node API).
     Peers,
+    /// Projects shared between platforms, and the catalog entries they name (node API).
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
+    /// Export requests: ask a platform for a dataset, answer such requests (node API).
+    #[command(subcommand)]
+    Exports(ExportsCommand),
+    /// Print each change the node accepts, one line each, as it happens (node API).
+    Events(EventsArgs),
 }
 
 /// `fedctl key ...`

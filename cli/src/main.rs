@@ -1,6 +1,8 @@
-//! `fedctl`: administrator commands on membership chains, keys and identity cards.
+//! `fedctl`: administrator commands on membership chains, keys and identity cards, and
+//! operator commands on a running node (platforms, projects, export requests, the feed).
 //!
-//! Exit codes: 0 success; 1 refused by the chain's rules; 2 usage, file or key error.
+//! Exit codes: 0 success; 1 refused by the chain's rules or by the node; 2 usage, file,
+//! key or connection error.
 
 mod api_client;
 mod args;
@@ -46,13 +48,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<Report> {
     use cmd::*;
-    let api = || {
+    let api_with = |timeout| {
         api_client::ApiClient::resolve(
             cli.data_dir.as_deref(),
             cli.api.as_deref(),
             cli.token_file.as_deref(),
+            timeout,
         )
     };
+    let api = || api_with(Some(api_client::REQUEST_TIMEOUT));
     match &cli.command {
         Command::Status => node::status(&api()?),
         Command::Platforms(PlatformsCommand::List(a)) => node::platforms(&api()?, a),
@@ -61,6 +65,10 @@ fn run(cli: Cli) -> anyhow::Result<Report> {
         Command::Peers => node::peers(&api()?),
         Command::Federation(FederationCommand::Join(a)) => node::join(&api()?, a),
         Command::Federation(FederationCommand::List) => node::list(&api()?),
+        Command::Projects(c) => projects::run(&api()?, c),
+        Command::Exports(c) => exports::run(&api()?, c),
+        // The feed stays open as long as the node runs: no overall time limit.
+        Command::Events(a) => events::run(&api_with(None)?, a, cli.json),
 
         Command::Key(KeyCommand::New(a)) => key::new(a),
         Command::Key(KeyCommand::Public(a)) => key::public(a),

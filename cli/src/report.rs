@@ -1,5 +1,6 @@
-//! What a command prints: one JSON object with `--json`, text otherwise; and the one
-//! error type whose exit code differs (a refusal by the chain's rules).
+//! What a command prints: one JSON object with `--json`, text otherwise (the live feed,
+//! which prints as it goes, one JSON object per line); and the one error type whose exit
+//! code differs (a refusal by the chain's rules or by the node).
 
 use std::fmt::Display;
 use std::io::Write;
@@ -11,6 +12,8 @@ use serde_json::Value;
 pub struct Report {
     json: Value,
     text: String,
+    /// Set when the command already printed its output as it went (the live feed).
+    printed: bool,
 }
 
 impl Report {
@@ -19,11 +22,24 @@ impl Report {
         Report {
             json: serde_json::to_value(output).unwrap_or(Value::Null),
             text: output.to_string(),
+            printed: false,
+        }
+    }
+
+    /// The result of a command that printed its output line by line as it came.
+    pub fn printed() -> Report {
+        Report {
+            json: Value::Null,
+            text: String::new(),
+            printed: true,
         }
     }
 
     /// Prints to stdout in the chosen form. A closed pipe is not an error.
     pub fn print(&self, json: bool) -> std::io::Result<()> {
+        if self.printed {
+            return Ok(());
+        }
         let out = if json {
             format!("{}\n", self.json)
         } else {

@@ -1,29 +1,12 @@
 //! Operator commands: they talk to a running fednode through its API.
 
-use std::fmt;
-
-use serde::Serialize;
 use serde_json::Value;
 
+use super::answer::NodeAnswer;
 use crate::api_client::ApiClient;
 use crate::args::{ChainArgs, FederationArg, RefusalsArgs, SetProfileArgs};
 use crate::chainfile;
 use crate::report::Report;
-
-/// Any JSON answer of the node, printed as-is with `--json` and summarised otherwise.
-#[derive(Serialize)]
-#[serde(transparent)]
-struct NodeAnswer {
-    value: Value,
-    #[serde(skip)]
-    text: String,
-}
-
-impl fmt::Display for NodeAnswer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
 
 fn federation_lines(list: &Value) -> String {
     let mut out = String::new();

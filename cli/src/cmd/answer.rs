@@ -1,0 +1,100 @@
+//! What the operator commands share: the node's answer as a report, and the small text
+//! helpers their tables use.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::api_client::segment;
+use crate::args::FederationArg;
+
+/// Any JSON answer of the node, printed as-is with `--json` and summarised otherwise.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct NodeAnswer {
+    /// The answer, or the object wrapping a listing (`--json` prints one object).
+    pub value: Value,
+    /// The text form.
+    #[serde(skip)]
+    pub text: String,
+}
+
+impl fmt::Display for NodeAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// `/v1/federations/{id}`, the prefix of every path about one federation.
+pub fn federation_path(federation: &FederationArg) -> String {
+    format!("/v1/federations/{}", segment(&federation.federation))
+}
+
+/// A string field of an answer, or `""` when the node left it out.
+pub fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+/// A string field, or `-` when absent, null or empty, so that table columns stay aligned.
+pub fn or_dash(value: &Value) -> &str {
+    match value.as_str() {
+        Some(s) if !s.is_empty() => s,
+        _ => "-",
+    }
+}
+
+/// The strings of an array field, joined with `, `, or `-` when there are none.
+pub fn joined(value: &Value) -> String {
+    let items: Vec<&str> = value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if items.is_empty() {
+        "-".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `text` cut to `width` characters (ending in `…` when cut), so that one long name does
+/// not push a table's later columns out of line.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The JSON body of a file given with `--from-file`, checked to be JSON here so that a
+/// typo is reported against the file rather than as the node's refusal.
+pub fn json_file(path: &std::path::Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--from-file {}: cannot read it: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("--from-file {}: not JSON: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fit_cuts_long_text_only() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("a much longer name", 8), "a much …");
+    }
+
+    #[test]
+    fn missing_fields_read_as_dashes() {
+        assert_eq!(or_dash(&json!(null)), "-");
+        assert_eq!(or_dash(&json!("")), "-");
+        assert_eq!(joined(&json!([])), "-");
+        assert_eq!(joined(&json!(["a", "b"])), "a, b");
+    }
+}
