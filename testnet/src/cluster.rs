@@ -9,11 +9,13 @@ use anyhow::Context;
 use serde_json::Value;
 
 /// One node of the testnet.
-struct Node {
-    name: String,
+pub struct Node {
+    /// Its name (and its platform's name on the identity card).
+    pub name: String,
     dir: PathBuf,
     child: Option<Child>,
-    platform_id: String,
+    /// Its platform id.
+    pub platform_id: String,
     api: String,
     bootstrap: String,
 }
@@ -211,7 +213,13 @@ impl Cluster {
         Ok(())
     }
 
-    fn federation(&self) -> anyhow::Result<String> {
+    /// The nodes, in start order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The federation id.
+    pub fn federation(&self) -> anyhow::Result<String> {
         let chain: Value =
             serde_json::from_str(&std::fs::read_to_string(self.root.join("chain.json"))?)?;
         Ok(chain["federation"].as_str().unwrap_or_default().to_string())
@@ -241,16 +249,40 @@ impl Cluster {
     pub fn print_table(&self) -> anyhow::Result<()> {
         let federation = self.federation()?;
         eprintln!(
-            "\n{:<12}  {:<52}  {:<24}  profiles seen",
-            "NODE", "PLATFORM ID", "API"
+            "\n{:<12}  {:<52}  {:<24}  {:<8}  {:<8}  export requests",
+            "NODE", "PLATFORM ID", "API", "PROFILES", "PROJECTS"
         );
         for node in &self.nodes {
             let seen = get(node, &format!("/v1/federations/{federation}/platforms"))
                 .map(|v| profiles_written(&v["platforms"]))
                 .unwrap_or(0);
+            let projects = get(node, &format!("/v1/federations/{federation}/projects"))
+                .ok()
+                .and_then(|v| v.as_array().map(Vec::len))
+                .unwrap_or(0);
+            let exports: Vec<String> = get(node, &format!("/v1/federations/{federation}/exports"))
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} ({})",
+                        e["state"].as_str().unwrap_or("?"),
+                        e["role"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect();
             eprintln!(
-                "{:<12}  {:<52}  {:<24}  {seen}",
-                node.name, node.platform_id, node.api
+                "{:<12}  {:<52}  {:<24}  {seen:<8}  {projects:<8}  {}",
+                node.name,
+                node.platform_id,
+                node.api,
+                if exports.is_empty() {
+                    "-".to_string()
+                } else {
+                    exports.join(", ")
+                }
             );
         }
         Ok(())
@@ -305,28 +337,43 @@ fn profiles_written(platforms: &Value) -> usize {
     })
 }
 
-fn get(node: &Node, path: &str) -> anyhow::Result<Value> {
+/// `GET path` at a node's API.
+pub fn get(node: &Node, path: &str) -> anyhow::Result<Value> {
+    call(node, "GET", path, None)
+}
+
+/// A call to a node's API; anything but a 2xx answer is an error carrying its message.
+pub fn call(node: &Node, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
     let token = std::fs::read_to_string(node.dir.join("api.token"))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
         .into();
-    let mut response = agent
-        .get(&format!("{}{path}", node.api))
-        .header("Authorization", &format!("Bearer {}", token.trim()))
-        .call()
-        .with_context(|| format!("{}: GET {path}", node.name))?;
+    let url = format!("{}{path}", node.api);
+    let auth = format!("Bearer {}", token.trim());
+    let response = match body {
+        None => agent.get(&url).header("Authorization", &auth).call(),
+        Some(body) => agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .content_type("application/json")
+            .send(body.to_string()),
+    };
+    let mut response = response.with_context(|| format!("{}: {method} {path}", node.name))?;
+    let status = response.status();
+    let value: Value = response.body_mut().read_json().unwrap_or(Value::Null);
     anyhow::ensure!(
-        response.status().is_success(),
-        "{}: GET {path}: {}",
+        status.is_success(),
+        "{}: {method} {path}: {status}: {}",
         node.name,
-        response.status()
+        value["error"]["message"]
     );
-    Ok(response.body_mut().read_json()?)
+    Ok(value)
 }
 
-fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> anyhow::Result<()> {
+/// Polls `condition` every 50 ms until it holds or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if condition() {

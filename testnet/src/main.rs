@@ -2,11 +2,13 @@
 //!
 //! It creates an administrator key and a federation, initialises N platforms in one
 //! temporary directory, admits them all, starts them with OS-chosen ports, has every
-//! platform write, waits until every node holds the same state, prints what each node
-//! sees and ends with one JSON line. It stops exactly the processes it started, also
+//! platform write, waits until every node holds the same state, then has the first
+//! platform share a project with the second and take an export request from it through
+//! to delivery (see `scenario`), prints what each node sees and ends with one JSON line. It stops exactly the processes it started, also
 //! when interrupted. `testnet/run` builds the binaries and calls it.
 
 mod cluster;
+mod scenario;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +78,7 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     let converged = cluster.wait_converged(CONVERGENCE_TIMEOUT)?;
     let convergence_ms = last_write.elapsed().as_millis();
 
+    let outcome = scenario::run(&cluster, CONVERGENCE_TIMEOUT)?;
     cluster.print_table()?;
     if args.keep {
         eprintln!(
@@ -88,9 +91,13 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         cluster.stop_all();
         let _ = std::fs::remove_dir_all(&root);
     }
-    println!(
-        "{{\"nodes\":{},\"converged\":{converged},\"convergence_ms\":{convergence_ms}}}",
-        args.nodes
-    );
-    Ok(converged)
+    let summary = serde_json::json!({
+        "nodes": args.nodes,
+        "converged": converged,
+        "convergence_ms": convergence_ms,
+        "projects_visible": outcome.projects_visible,
+        "exports_delivered": outcome.exports_delivered,
+    });
+    println!("{summary}");
+    Ok(converged && (args.nodes < 2 || outcome.exports_delivered == 1))
 }
