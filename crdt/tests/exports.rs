@@ -472,3 +472,40 @@ fn refused_rule_empty(
     assert!(r.reason.contains(words), "expected `{words}` in: {r}");
     assert_eq!(doc.accepted().len(), 0);
 }
+
+#[test]
+fn each_party_needs_the_right_of_its_part() {
+    use fed_crdt::chain::body::Right;
+    use fed_crdt::registry::Outcome;
+    let mut chain = chain();
+    let (mut doc, _) = submitted(&chain);
+    // P2 keeps `request_exports`, which lets its envelopes through, but loses
+    // `answer_exports`, which a provider's steps need.
+    common::push(
+        &mut chain,
+        support::CHAIN_TIME + 100,
+        common::ADMIN_A,
+        common::update_body(
+            P2,
+            Some([Right::Read, Right::RequestExports].into_iter().collect()),
+            None,
+            None,
+        ),
+    );
+    let approve = step(&doc, &chain, P2, Approved, next_time(&doc));
+    let outcomes = doc.receive(&chain, approve);
+    assert!(
+        outcomes.iter().any(|o| matches!(o, Outcome::Refused(r)
+            if r.check == RefusalCheck::Rule && r.reason.contains("answer_exports"))),
+        "{outcomes:?}"
+    );
+    assert_eq!(view(&doc).state, Submitted);
+    // Nor can a new request be addressed to it.
+    let mut empty = Document::new(export_id(), &chain);
+    refused_rule_empty(
+        &mut empty,
+        &chain,
+        forge_creation(&chain, P1, P1, P2),
+        "answer_exports",
+    );
+}

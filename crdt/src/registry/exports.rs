@@ -258,6 +258,9 @@ pub(crate) fn check_provider(
     match state.members.get(provider) {
         None => Err("it is not a member of the federation".into()),
         Some(m) if m.role != Role::Platform => Err("it is a relay, not a platform".into()),
+        Some(m) if !m.rights.contains(crate::chain::body::Right::AnswerExports) => {
+            Err("it does not hold the `answer_exports` right".into())
+        }
         Some(m) => match m.status(Timestamp(secs)) {
             MemberStatus::Active => Ok(()),
             status => Err(format!("its membership is {}", status.name())),

@@ -274,6 +274,30 @@ impl Documents {
         self.persist(&id, outcomes)
     }
 
+    /// Checks an envelope that must not be kept whatever the outcome (a private document
+    /// that arrived by gossip): a refusal is recorded, nothing else is stored.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Store`] if the refusal cannot be stored.
+    pub fn check_only(
+        &mut self,
+        chain: &Chain,
+        env: ChangeEnvelope,
+    ) -> Result<Received, EngineError> {
+        let id = env.document;
+        let outcomes = match self.docs.get(&id) {
+            // A held document checks it on a copy, so that its dependencies are known.
+            Some(doc) => doc.clone().receive(chain, env),
+            None => Document::new(id, chain).receive(chain, env),
+        };
+        let refused = outcomes
+            .into_iter()
+            .filter(|o| matches!(o, Outcome::Refused(_)))
+            .collect();
+        self.persist_quietly(&id, refused)
+    }
+
     /// Whether the document holds `change` as refused for good.
     pub fn refused_for_good(&self, document: &DocId, change: &ChangeHash) -> bool {
         self.docs

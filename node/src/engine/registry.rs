@@ -48,9 +48,15 @@ impl Engine {
         }
         if env.document.kind != DocKind::Platforms {
             // Private documents never travel by gossip, which would hand them to every
-            // member: whoever sends one there is not following the protocol, and the
-            // message is not forwarded.
+            // member: whoever sends one there is not following the protocol. The
+            // envelope is still checked so that a refusal is recorded, but it is neither
+            // kept nor forwarded.
             debug!(peer = %source, doc = %env.document.fmt_short(), "private document gossiped; rejected");
+            if let Some(chain) = self.federations.get(&env.federation) {
+                if let Err(e) = self.documents.check_only(chain, env) {
+                    warn!(error = %e, "cannot record a refusal");
+                }
+            }
             return MessageAcceptance::Reject;
         }
         self.receive_envelope(env)

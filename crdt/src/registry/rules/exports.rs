@@ -21,6 +21,7 @@ use automerge::{ObjType, ReadDoc, Value, ROOT};
 
 use super::platforms::top_key;
 use super::RuleInput;
+use crate::chain::body::Right;
 use crate::ids::{DocId, DocKind};
 use crate::limits::MAX_EXPORT_HISTORY;
 use crate::registry::exports::{
@@ -53,6 +54,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
             input.author, before.requester, before.provider
         ));
     };
+    party_right(input, party)?;
     let state = fold(&before.requester, &before.provider, &before.history).state;
     for key in &touched {
         match key.as_str() {
@@ -89,6 +91,35 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
         check_step(input, &before, state, party)
     } else {
         read_strict(At::now(input.after)).map(|_| ())
+    }
+}
+
+/// The author holds, at the record the change cites, the right its party needs: the
+/// requester `request_exports`, the provider `answer_exports`. (The envelope check lets
+/// either right through for any export change; which one counts depends on the party.)
+fn party_right(input: &RuleInput<'_>, party: Party) -> Result<(), String> {
+    let right = match party {
+        Party::Requester => Right::RequestExports,
+        Party::Provider => Right::AnswerExports,
+    };
+    let state = input
+        .chain
+        .state_at(input.cited_seq)
+        .ok_or_else(|| format!("the cited record seq {} is unknown", input.cited_seq))?;
+    let holds = state
+        .members
+        .get(&input.author)
+        .is_some_and(|m| m.rights.contains(right));
+    if holds {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} acts as the {party} of this export request without the `{}` right at \
+             record seq {}",
+            input.author,
+            right.name(),
+            input.cited_seq
+        ))
     }
 }
 
@@ -178,6 +209,7 @@ fn check_creation(input: &RuleInput<'_>) -> Result<(), String> {
             input.document, input.author
         ));
     }
+    party_right(input, Party::Requester)?;
     let state = input
         .chain
         .state_at(input.cited_seq)
