@@ -79,6 +79,21 @@ pub fn json_file(path: &std::path::Path) -> anyhow::Result<Value> {
         .map_err(|e| anyhow::anyhow!("--from-file {}: not JSON: {e}", path.display()))
 }
 
+/// One entry as the node answered it (a project, an export request), with `done` saying
+/// what just happened to it, and `details` its text form.
+pub fn one_entry(
+    value: Value,
+    done: Option<&str>,
+    details: impl Fn(&Value) -> String,
+) -> anyhow::Result<crate::report::Report> {
+    let mut out = String::new();
+    if let Some(done) = done {
+        out.push_str(&format!("{done} {}\n", text(&value["id"])));
+    }
+    out.push_str(&details(&value));
+    Ok(crate::report::Report::new(&NodeAnswer { value, text: out }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

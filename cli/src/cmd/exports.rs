@@ -5,7 +5,7 @@ mod text;
 
 use serde_json::{json, Map, Value};
 
-use super::answer::{federation_path, json_file, NodeAnswer};
+use super::answer::{federation_path, json_file, one_entry, NodeAnswer};
 use crate::api_client::{segment, ApiClient};
 use crate::args::{
     value_name, ExportAmendArgs, ExportArg, ExportCreateArgs, ExportListArgs, ExportRequestArgs,
@@ -243,15 +243,7 @@ fn list(api: &ApiClient, args: &ExportListArgs) -> anyhow::Result<Report> {
 
 /// One request as the node answered it, with `done` saying what just happened to it.
 fn one(value: Value, done: Option<&str>) -> anyhow::Result<Report> {
-    let mut out = String::new();
-    if let Some(done) = done {
-        out.push_str(&format!(
-            "{done} {}\n",
-            value["id"].as_str().unwrap_or_default()
-        ));
-    }
-    out.push_str(&text::details(&value));
-    Ok(Report::new(&NodeAnswer { value, text: out }))
+    one_entry(value, done, text::details)
 }
 
 #[cfg(test)]

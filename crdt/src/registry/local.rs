@@ -8,24 +8,53 @@ use ed25519_dalek::SigningKey;
 
 use crate::chain::Chain;
 use crate::envelope::ChangeEnvelope;
+use crate::error::{ExportError, ProfileError, ProjectError};
 use crate::ids::{DocId, PlatformId};
+use crate::Timestamp;
 
 /// Whether `now_ms` is before the chain head's time: every node would refuse a change
 /// dated before the record it cites.
-pub(crate) fn clock_behind(chain: &Chain, now_ms: i64) -> bool {
+fn clock_behind(chain: &Chain, now_ms: i64) -> bool {
     i128::from(now_ms) < i128::from(chain.state().issued_at.as_secs()) * 1000
 }
 
-/// Applies `edit` in one transaction on a copy of `base` and seals the resulting change.
-/// `Ok(None)` if the edit changed nothing.
-pub(crate) fn seal_change<E: From<AutomergeError>>(
+/// The error a writer returns when the local clock is behind the chain's head.
+pub(crate) trait ClockBehind {
+    /// The clock said `now_ms`, before the head record `seq` issued at `issued_at`.
+    fn clock_behind(now_ms: i64, seq: u64, issued_at: Timestamp) -> Self;
+}
+
+macro_rules! clock_behind_error {
+    ($($error:ident),*) => {$(
+        impl ClockBehind for $error {
+            fn clock_behind(now_ms: i64, seq: u64, issued_at: Timestamp) -> Self {
+                $error::ClockBehind { now_ms, seq, issued_at }
+            }
+        }
+    )*};
+}
+
+clock_behind_error!(ProfileError, ProjectError, ExportError);
+
+/// Applies `edit` in one transaction on a copy of `base` and seals the resulting change,
+/// refusing a clock behind the chain's head (every node would refuse a change dated
+/// before the record it cites). `Ok(None)` if the edit changed nothing.
+pub(crate) fn seal_change<E, F>(
     base: &Automerge,
     chain: &Chain,
     document: DocId,
     author_key: &SigningKey,
     now_ms: i64,
-    edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), E>,
-) -> Result<Option<ChangeEnvelope>, E> {
+    edit: F,
+) -> Result<Option<ChangeEnvelope>, E>
+where
+    E: From<AutomergeError> + ClockBehind,
+    F: FnOnce(&mut Transaction<'_>) -> Result<(), E>,
+{
+    if clock_behind(chain, now_ms) {
+        let state = chain.state();
+        return Err(E::clock_behind(now_ms, state.seq, state.issued_at));
+    }
     let author = PlatformId::from(author_key);
     let mut doc = base.clone();
     doc.set_actor(ActorId::from(&author.as_bytes()[..]));

@@ -26,7 +26,7 @@ use crate::limits::{
     MAX_NAME_BYTES, MAX_PROFILE_ADDRESSES, MAX_PROFILE_ADDRESS_BYTES, MAX_PROFILE_CONTACT_BYTES,
     MAX_PROFILE_DESCRIPTION_BYTES,
 };
-use crate::registry::local::{self, clock_behind};
+use crate::registry::local;
 use crate::registry::Document;
 
 /// The four fields of a profile, as written in the registry.
@@ -198,14 +198,6 @@ pub fn profile_change(
         });
     }
     profile.check()?;
-    if clock_behind(chain, now_ms) {
-        let state = chain.state();
-        return Err(ProfileError::ClockBehind {
-            now_ms,
-            seq: state.seq,
-            issued_at: state.issued_at,
-        });
-    }
     let key = PlatformId::from(author_key).to_string();
     local::seal_change(
         document.automerge(),

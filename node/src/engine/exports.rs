@@ -173,15 +173,7 @@ impl Engine {
                 (Some(env), Some(id))
             }
         };
-        let id = match (envelope, target) {
-            (Some(env), _) => {
-                let id = env.document;
-                self.commit_local(env).await?;
-                id
-            }
-            (None, Some(id)) => id,
-            (None, None) => return Err(EngineError::Invalid("nothing to change".into())),
-        };
+        let id = self.commit_or_keep(envelope, target).await?;
         self.export_entry(federation, id).map(ExportAnswer::One)
     }
 
@@ -239,15 +231,10 @@ impl Engine {
     /// The requests this platform makes or serves.
     pub(super) fn list_exports(&self, federation: FederationId) -> Vec<ExportEntry> {
         let me = self.me();
-        let Some(chain) = self.federations.get(&federation) else {
+        if self.federations.get(&federation).is_none() {
             return Vec::new();
-        };
-        let members = &chain.state().members;
-        let name = |p: &PlatformId| {
-            members
-                .get(p)
-                .map_or_else(|| p.to_string(), |m| m.card.name.clone())
-        };
+        }
+        let name = |p: &PlatformId| self.member_name(&federation, p);
         let project_code = |id: &DocId| match self.documents.view(id) {
             Some(View::Project(p)) => Some(p.project.code.clone()),
             _ => None,

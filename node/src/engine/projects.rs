@@ -191,15 +191,7 @@ impl Engine {
             }
         };
         // No envelope: the project already read as asked; answer it as it is.
-        let id = match (envelope, target) {
-            (Some(env), _) => {
-                let id = env.document;
-                self.commit_local(env).await?;
-                id
-            }
-            (None, Some(id)) => id,
-            (None, None) => return Err(EngineError::Invalid("nothing to change".into())),
-        };
+        let id = self.commit_or_keep(envelope, target).await?;
         self.project_entry(federation, id).map(ProjectAnswer::One)
     }
 
@@ -287,15 +279,10 @@ impl Engine {
 
     fn list_projects_with_deleted(&self, federation: FederationId) -> Vec<ProjectEntry> {
         let me = self.me();
-        let Some(chain) = self.federations.get(&federation) else {
+        if self.federations.get(&federation).is_none() {
             return Vec::new();
-        };
-        let members = &chain.state().members;
-        let name = |p: &PlatformId| {
-            members
-                .get(p)
-                .map_or_else(|| p.to_string(), |m| m.card.name.clone())
-        };
+        }
+        let name = |p: &PlatformId| self.member_name(&federation, p);
         let mut entries: Vec<ProjectEntry> = self
             .documents
             .views(federation)

@@ -65,6 +65,36 @@ impl Engine {
         Ok(change)
     }
 
+    /// Commits this platform's change if there is one, and names the document to answer
+    /// with: the change's, or `target` when nothing needed changing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::commit_local`]; [`EngineError::Invalid`] with neither.
+    pub(super) async fn commit_or_keep(
+        &mut self,
+        envelope: Option<ChangeEnvelope>,
+        target: Option<DocId>,
+    ) -> Result<DocId, EngineError> {
+        match (envelope, target) {
+            (Some(env), _) => {
+                let id = env.document;
+                self.commit_local(env).await?;
+                Ok(id)
+            }
+            (None, Some(id)) => Ok(id),
+            (None, None) => Err(EngineError::Invalid("nothing to change".into())),
+        }
+    }
+
+    /// A member's name from its identity card in the federation's chain, or its id.
+    pub(super) fn member_name(&self, federation: &FederationId, platform: &PlatformId) -> String {
+        self.federations
+            .get(federation)
+            .and_then(|c| c.state().members.get(platform))
+            .map_or_else(|| platform.to_string(), |m| m.card.name.clone())
+    }
+
     /// Pushes envelopes to every connected active member in `audience` (but us).
     async fn push(
         &mut self,

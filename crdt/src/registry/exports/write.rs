@@ -18,7 +18,7 @@ use crate::envelope::ChangeEnvelope;
 use crate::error::ExportError;
 use crate::ids::{DocId, DocKind, PlatformId};
 use crate::limits::MAX_EXPORT_HISTORY;
-use crate::registry::local::{self, clock_behind};
+use crate::registry::local::seal_change;
 use crate::registry::Document;
 
 /// Makes the signed change by which `requester_key`'s platform asks `provider` for the
@@ -56,20 +56,21 @@ pub fn create_export(
         ("project", project.to_string()),
         ("nonce", hex::encode(nonce)),
     ];
-    let sealed = seal_change(&Automerge::new(), chain, id, requester_key, now_ms, |tx| {
-        for (key, value) in &fields {
-            tx.put(ROOT, *key, value.as_str())?;
-        }
-        let obj = tx.put_object(ROOT, "request", ObjType::Map)?;
-        write_request(tx, &obj, None, request)?;
-        let history = tx.put_object(ROOT, "history", ObjType::List)?;
-        let creation = Transition {
-            to: ExportState::Draft,
-            ..Transition::default()
-        };
-        append_entry(tx, &history, 0, None, &creation, &requester, now_ms)?;
-        Ok(())
-    })?;
+    let sealed =
+        seal_change::<ExportError, _>(&Automerge::new(), chain, id, requester_key, now_ms, |tx| {
+            for (key, value) in &fields {
+                tx.put(ROOT, *key, value.as_str())?;
+            }
+            let obj = tx.put_object(ROOT, "request", ObjType::Map)?;
+            write_request(tx, &obj, None, request)?;
+            let history = tx.put_object(ROOT, "history", ObjType::List)?;
+            let creation = Transition {
+                to: ExportState::Draft,
+                ..Transition::default()
+            };
+            append_entry(tx, &history, 0, None, &creation, &requester, now_ms)?;
+            Ok(())
+        })?;
     sealed
         .map(|env| (id, env))
         .ok_or(ExportError::Unreadable { document: id })
@@ -117,7 +118,7 @@ pub fn update_export(
     if view.request == *request {
         return Ok(None);
     }
-    seal_change(
+    seal_change::<ExportError, _>(
         document.automerge(),
         chain,
         document.id(),
@@ -177,7 +178,7 @@ pub fn transition_export(
             format!("already holds {MAX_EXPORT_HISTORY} entries, the most allowed"),
         ));
     }
-    let sealed = seal_change(
+    let sealed = seal_change::<ExportError, _>(
         document.automerge(),
         chain,
         document.id(),
@@ -215,27 +216,6 @@ fn readable(document: &Document) -> Result<ExportView, ExportError> {
     read_export(document.id(), document.automerge()).ok_or(ExportError::Unreadable {
         document: document.id(),
     })
-}
-
-/// Builds one change on a copy of `base` and seals it citing the chain's head, refusing
-/// a clock behind that head. `Ok(None)` if the edit did nothing.
-fn seal_change(
-    base: &Automerge,
-    chain: &Chain,
-    document: DocId,
-    author_key: &SigningKey,
-    now_ms: i64,
-    edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), ExportError>,
-) -> Result<Option<ChangeEnvelope>, ExportError> {
-    if clock_behind(chain, now_ms) {
-        let state = chain.state();
-        return Err(ExportError::ClockBehind {
-            now_ms,
-            seq: state.seq,
-            issued_at: state.issued_at,
-        });
-    }
-    local::seal_change(base, chain, document, author_key, now_ms, edit)
 }
 
 /// Writes the fields of `new` that differ from `old` (every field if there is no `old`)

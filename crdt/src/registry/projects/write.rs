@@ -12,7 +12,7 @@ use crate::chain::Chain;
 use crate::envelope::ChangeEnvelope;
 use crate::error::ProjectError;
 use crate::ids::{DocId, DocKind, PlatformId};
-use crate::registry::local::{self, clock_behind};
+use crate::registry::local::seal_change;
 use crate::registry::Document;
 
 /// Makes the signed change that creates a project owned by `owner_key`'s platform, and
@@ -37,15 +37,22 @@ pub fn create_project(
     let doc_id = DocId::derive(DocKind::Project, &owner, nonce);
     let owner = owner.to_string();
     let nonce = hex::encode(nonce);
-    let sealed = seal_change(&Automerge::new(), chain, doc_id, owner_key, now_ms, |tx| {
-        tx.put(ROOT, "owner", owner.as_str())?;
-        tx.put(ROOT, "nonce", nonce.as_str())?;
-        let obj = tx.put_object(ROOT, "project", ObjType::Map)?;
-        write_details(tx, &obj, project)?;
-        tx.put_object(ROOT, "shares", ObjType::Map)?;
-        tx.put(ROOT, "deleted", false)?;
-        Ok(())
-    })?;
+    let sealed = seal_change::<ProjectError, _>(
+        &Automerge::new(),
+        chain,
+        doc_id,
+        owner_key,
+        now_ms,
+        |tx| {
+            tx.put(ROOT, "owner", owner.as_str())?;
+            tx.put(ROOT, "nonce", nonce.as_str())?;
+            let obj = tx.put_object(ROOT, "project", ObjType::Map)?;
+            write_details(tx, &obj, project)?;
+            tx.put_object(ROOT, "shares", ObjType::Map)?;
+            tx.put(ROOT, "deleted", false)?;
+            Ok(())
+        },
+    )?;
     sealed
         .map(|env| (doc_id, env))
         .ok_or(ProjectError::Unreadable { document: doc_id })
@@ -74,7 +81,7 @@ pub fn update_project(
         return Ok(None);
     }
     let current = view.project;
-    seal_change(
+    seal_change::<ProjectError, _>(
         document.automerge(),
         chain,
         document.id(),
@@ -116,7 +123,7 @@ pub fn share_project(
         return Ok(None);
     }
     let key = platform.to_string();
-    seal_change(
+    seal_change::<ProjectError, _>(
         document.automerge(),
         chain,
         document.id(),
@@ -152,7 +159,7 @@ pub fn delete_project(
     if readable(document)?.deleted {
         return Ok(None);
     }
-    seal_change(
+    seal_change::<ProjectError, _>(
         document.automerge(),
         chain,
         document.id(),
@@ -177,27 +184,6 @@ fn readable(document: &Document) -> Result<super::ProjectView, ProjectError> {
     read_project(document.id(), document.automerge()).ok_or(ProjectError::Unreadable {
         document: document.id(),
     })
-}
-
-/// Builds one change on a copy of `base` and seals it citing the chain's head, refusing
-/// a clock behind that head. `Ok(None)` if the edit did nothing.
-fn seal_change(
-    base: &Automerge,
-    chain: &Chain,
-    document: DocId,
-    author_key: &SigningKey,
-    now_ms: i64,
-    edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), ProjectError>,
-) -> Result<Option<ChangeEnvelope>, ProjectError> {
-    if clock_behind(chain, now_ms) {
-        let state = chain.state();
-        return Err(ProjectError::ClockBehind {
-            now_ms,
-            seq: state.seq,
-            issued_at: state.issued_at,
-        });
-    }
-    local::seal_change(base, chain, document, author_key, now_ms, edit)
 }
 
 /// Writes every field of `project` into the empty map `obj`.
