@@ -23,7 +23,9 @@ use fed_crdt::registry::projects::{
 };
 use fed_crdt::registry::Document;
 use fed_e2e::{wait_until, Admin, TestNode};
-use fednode::net::protocol::{SyncRequest, SyncResponse};
+use fednode::net::protocol::{
+    SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_PUSH,
+};
 use serde_json::json;
 
 /// Every envelope `node` hands Mallory for the private documents shared with her.
@@ -182,6 +184,32 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
         assert_eq!(p["name"], "Honest");
         assert_eq!(p["deleted"], false);
         assert_eq!(p["shares"].as_array().map(Vec::len), Some(2));
+    }
+    // Over the request limits: refused whole, nothing of them handled.
+    let too_many = SyncRequest::Push {
+        federation,
+        envelopes: vec![edit.clone(); MAX_ENVELOPES_PER_PUSH + 1],
+    };
+    match mallory.request(&a, too_many) {
+        Ok(SyncResponse::Refused { reason }) => assert!(reason.contains("at most"), "{reason}"),
+        other => panic!("an oversized push is refused: {other:?}"),
+    }
+    let listing = SyncRequest::Documents {
+        federation,
+        after: None,
+        until: None,
+        documents: (0..=MAX_DOCUMENTS_PER_SYNC)
+            .map(|i| {
+                (
+                    DocId::random(fed_crdt::ids::DocKind::Project, [i as u8; 16]),
+                    Vec::new(),
+                )
+            })
+            .collect(),
+    };
+    match mallory.request(&a, listing) {
+        Ok(SyncResponse::Refused { reason }) => assert!(reason.contains("at most"), "{reason}"),
+        other => panic!("an oversized listing is refused: {other:?}"),
     }
     // Gossiping a private document is rejected outright: nothing stored, nothing forwarded.
     mallory.publish(&announce(&edit)).ok();

@@ -184,6 +184,21 @@ fn projects_follow_the_reference_rules_and_reach_only_their_audience() {
         "nothing was created by bad input"
     );
 
+    let crowd: Vec<Value> = (0..=256)
+        .map(|_| json!({"platform_id": b.platform_id, "access": "read"}))
+        .collect();
+    let (status, err) = a.call(
+        "POST",
+        &format!("/v1/federations/{fed}/projects/{id1}/share"),
+        Some(&json!({ "recipients": crowd }).to_string()),
+        true,
+    );
+    assert_eq!(
+        status, 400,
+        "more recipients than MAX_SHARE_RECIPIENTS: {err}"
+    );
+    assert!(projects(&b, fed).is_empty());
+
     // Shared read-only with the reader: it sees the project, with the owner's name.
     let (status, shared) = share(&a, fed, &id1, &b, "read");
     assert_eq!(status, 200, "{shared}");

@@ -103,3 +103,24 @@ fn private_heads_name_a_document_only_to_its_audience() {
     again.open(&chain).expect("reopen");
     assert_eq!(again.private_heads_for(fed, &other_id, &chain), listed);
 }
+
+#[test]
+fn a_live_feed_reader_that_falls_behind_is_told_how_many_it_missed() {
+    let (chain, owner, _) = chain();
+    let mut docs = Documents::new(Arc::new(MemoryStore::default()));
+    docs.open(&chain).expect("open");
+    let mut slow = docs.events().subscribe();
+    let extra = 5;
+    for i in 0..CHANGE_FEED_BUFFER + extra {
+        let nonce = u128::try_from(i).expect("small").to_le_bytes();
+        let (_, env) = create_project(&chain, &owner, nonce, &project(&format!("C{i}")), now_ms())
+            .expect("project");
+        assert_eq!(docs.receive(&chain, env).expect("stored").accepted.len(), 1);
+    }
+    match slow.try_recv() {
+        Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+            assert_eq!(missed, u64::try_from(extra).expect("small"));
+        }
+        other => panic!("the slow reader is told it lagged: {other:?}"),
+    }
+}
