@@ -1,8 +1,10 @@
 //! Errors of the data model. Each names the offending value and says what is allowed.
 
 mod registry;
+mod seal;
 
 pub use registry::{ExportError, ProfileError, ProjectError};
+pub use seal::SealError;
 
 use crate::ids::{AdminKey, PlatformId, RecordHash};
 

@@ -20,6 +20,8 @@
 //!   rebuilds when the chain changes; the platforms registry ([`registry::platforms`]),
 //!   project documents ([`registry::projects`]) and export requests
 //!   ([`registry::exports`]).
+//! - [`seal`]: private documents' payloads sealed under epoch keys, and the signed key
+//!   grants that wrap those keys for each recipient platform's encryption key.
 //! - [`keys`]: the text form of secret key files.
 //! - [`canon`]: the canonical bytes that signatures and hashes cover.
 //!
@@ -102,6 +104,7 @@ pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod registry;
+pub mod seal;
 mod timestamp;
 
 pub use timestamp::Timestamp;

@@ -71,3 +71,13 @@ pub const MAX_EXPORT_REFERENCE_BYTES: usize = 1024;
 /// Most entries of an export request's history: the workflow has no loop but
 /// submitted ↔ information_requested, so a longer history is an abuse, not a request.
 pub const MAX_EXPORT_HISTORY: usize = 256;
+/// Most recipient platforms one key grant may wrap an epoch key for: enough for every
+/// platform of a large federation, while a grant stays cheap to check (one signature,
+/// one lookup per recipient) and small to replicate (about 150 bytes per recipient).
+pub const MAX_GRANT_RECIPIENTS: usize = 1024;
+/// How many bytes sealing adds to a payload: the magic (4), the epoch (4), the nonce (24)
+/// and the authentication tag (16). A sealed payload must fit in
+/// [`MAX_CHANGE_BYTES`], so the plaintext change of a private document may be at most
+/// `MAX_CHANGE_BYTES - MAX_SEALED_OVERHEAD` bytes: a node compares a plaintext against
+/// that, before sealing it.
+pub const MAX_SEALED_OVERHEAD: usize = 4 + 4 + 24 + 16;

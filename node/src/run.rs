@@ -92,6 +92,7 @@ pub async fn run(options: RunOptions, shutdown: CancellationToken) -> anyhow::Re
     engine_config.bootstrap = options.bootstrap.clone();
     let (engine, engine_task) = engine::new(
         identity.signing.clone(),
+        identity.encryption.to_bytes(),
         store.clone(),
         net_client.clone(),
         engine_config,

@@ -37,7 +37,7 @@ fn shared_with_mallory(mallory: &Attacker, node: &TestNode) -> Vec<ChangeEnvelop
         documents: Vec::new(),
     };
     match mallory.request(node, request) {
-        Ok(SyncResponse::Envelopes { envelopes }) => envelopes,
+        Ok(SyncResponse::Envelopes { envelopes, .. }) => envelopes,
         other => panic!("no envelopes: {other:?}"),
     }
 }
@@ -47,6 +47,7 @@ fn push(mallory: &Attacker, nodes: &[&TestNode], env: &ChangeEnvelope) {
         let request = SyncRequest::Push {
             federation: mallory.federation,
             envelopes: vec![env.clone()],
+            grants: Vec::new(),
         };
         assert!(
             matches!(mallory.request(n, request), Ok(SyncResponse::Received)),
@@ -189,6 +190,7 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
     let too_many = SyncRequest::Push {
         federation,
         envelopes: vec![edit.clone(); MAX_ENVELOPES_PER_PUSH + 1],
+        grants: Vec::new(),
     };
     match mallory.request(&a, too_many) {
         Ok(SyncResponse::Refused { reason }) => assert!(reason.contains("at most"), "{reason}"),

@@ -30,7 +30,7 @@ use automerge::Change;
 use crate::chain::body::{Right, Role};
 use crate::chain::state::{Member, MembershipState};
 use crate::chain::Chain;
-pub(crate) use crate::envelope::decode::decode;
+pub(crate) use crate::envelope::decode::{decode, decode_bytes};
 use crate::envelope::frontier::{FrontierHistory, FrontierStatus};
 use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
 use crate::ids::{ChangeHash, DocKind};

@@ -8,14 +8,19 @@ use crate::ids::ChangeHash;
 
 /// Check 6: the payload decodes as one uncompressed change bound to the envelope.
 pub(crate) fn decode(env: &ChangeEnvelope) -> Result<Change, Refusal> {
+    decode_bytes(env, &env.payload)
+}
+
+/// Check 6 on `payload` (the envelope's own, or the plaintext of its sealed payload).
+pub(crate) fn decode_bytes(env: &ChangeEnvelope, payload: &[u8]) -> Result<Change, Refusal> {
     // Chunk header: 4 magic bytes, 4 checksum bytes, then the chunk type (2 = compressed).
-    if env.payload.get(8) == Some(&2) {
+    if payload.get(8) == Some(&2) {
         return Err(env.refusal(
             RefusalCheck::Decode,
             "payload is a compressed change; only uncompressed changes are accepted",
         ));
     }
-    let change = Change::try_from(env.payload.as_slice()).map_err(|e| {
+    let change = Change::try_from(payload).map_err(|e| {
         env.refusal(
             RefusalCheck::Decode,
             format!("payload is not an Automerge change: {e}"),

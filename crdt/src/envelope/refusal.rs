@@ -34,6 +34,9 @@ pub enum RefusalCheck {
     Expired,
     /// The author is revoked and the change is outside its revocation frontier (check 5).
     Frontier,
+    /// The sealed payload of a private document does not open under the key of its
+    /// epoch, or is left in the clear (check 6, before decoding).
+    Decrypt,
     /// The payload is not one uncompressed Automerge change (check 6).
     Decode,
     /// The payload's hash is not the envelope's `change_hash` (check 6).
@@ -47,6 +50,9 @@ pub enum RefusalCheck {
     Malformed,
     /// A dependency of the change was refused (check 7).
     Dependency,
+    /// The payload is sealed under an epoch that a later epoch had superseded by the time
+    /// of the change's dependencies, or under an epoch the document never had (check 7).
+    Epoch,
     /// The author's changes do not follow each other (its sequence number skips or
     /// repeats one in the change's own history).
     Sequence,
@@ -54,6 +60,9 @@ pub enum RefusalCheck {
     Rule,
     /// The author made two different changes with one sequence number; both are refused.
     Equivocation,
+    /// The key grant of the payload's epoch is unsigned or forged, or wraps the key for a
+    /// substituted encryption key or for a platform that is not a member.
+    Grant,
 }
 
 impl RefusalCheck {
@@ -70,15 +79,18 @@ impl RefusalCheck {
             RefusalCheck::Time => "time",
             RefusalCheck::Expired => "expired",
             RefusalCheck::Frontier => "frontier",
+            RefusalCheck::Decrypt => "decrypt",
             RefusalCheck::Decode => "decode",
             RefusalCheck::HashMismatch => "hash_mismatch",
             RefusalCheck::DepsMismatch => "deps_mismatch",
             RefusalCheck::ActorBinding => "actor_binding",
             RefusalCheck::Malformed => "malformed",
             RefusalCheck::Dependency => "dependency",
+            RefusalCheck::Epoch => "epoch",
             RefusalCheck::Sequence => "sequence",
             RefusalCheck::Rule => "rule",
             RefusalCheck::Equivocation => "equivocation",
+            RefusalCheck::Grant => "grant",
         }
     }
 
@@ -86,7 +98,9 @@ impl RefusalCheck {
     /// change itself (and every change that depends on it) is refused for good.
     ///
     /// The other checks judge one envelope: another envelope of the same change, citing
-    /// another record say, may pass them. A refusal that holds for the change is only
+    /// another record say, may pass them. That holds for the sealing checks too
+    /// (`decrypt`, `epoch`, `grant`): the payload and its epoch belong to the envelope,
+    /// not to the change, and the change may arrive again sealed properly. A refusal that holds for the change is only
     /// recorded against its hash once the payload is known to be that change by that
     /// author, so nobody can get someone else's change refused by wrapping its hash.
     pub fn refuses_the_change(self) -> bool {
@@ -175,9 +189,25 @@ mod tests {
             RefusalCheck::HashMismatch,
             RefusalCheck::ActorBinding,
             RefusalCheck::Equivocation,
+            RefusalCheck::Decrypt,
+            RefusalCheck::Epoch,
+            RefusalCheck::Grant,
         ] {
             let json = serde_json::to_value(check).unwrap();
             assert_eq!(json, check.name());
+            let back: RefusalCheck = serde_json::from_value(json).unwrap();
+            assert_eq!(back, check);
+        }
+    }
+
+    #[test]
+    fn sealing_checks_judge_the_envelope_only() {
+        for check in [
+            RefusalCheck::Decrypt,
+            RefusalCheck::Epoch,
+            RefusalCheck::Grant,
+        ] {
+            assert!(!check.refuses_the_change(), "{check}");
         }
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use fed_crdt::chain::Chain;
 use fed_crdt::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
 use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
+use fed_crdt::registry::document::Sealing;
 use fed_crdt::registry::{Document, Outcome};
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -90,6 +91,9 @@ pub struct Documents {
     views: BTreeMap<DocId, View>,
     events: broadcast::Sender<ChangeEvent>,
     max_documents: usize,
+    /// How private documents open their sealed payloads (none: payloads must be clear,
+    /// as in tests of the document bookkeeping alone).
+    sealing: Option<Arc<dyn Sealing>>,
 }
 
 impl Documents {
@@ -101,7 +105,22 @@ impl Documents {
             views: BTreeMap::new(),
             events: broadcast::channel(CHANGE_FEED_BUFFER).0,
             max_documents: MAX_DOCUMENTS_PER_FEDERATION,
+            sealing: None,
         }
+    }
+
+    /// Private documents opened from now on are sealed, and open with `sealing`.
+    pub fn set_sealing(&mut self, sealing: Arc<dyn Sealing>) {
+        self.sealing = Some(sealing);
+    }
+
+    /// A new, empty document of `chain`'s federation, sealed if it is private.
+    fn empty(&self, id: DocId, chain: &Chain) -> Document {
+        let mut doc = Document::new(id, chain);
+        if let (Some(sealing), true) = (&self.sealing, id.kind != DocKind::Platforms) {
+            doc.set_sealing(sealing.clone());
+        }
+        doc
     }
 
     /// The same, holding at most `max` private documents per federation.
@@ -167,7 +186,11 @@ impl Documents {
         chain: &Chain,
         envelopes: Vec<ChangeEnvelope>,
     ) -> Result<(), EngineError> {
-        let (doc, outcomes) = Document::from_envelopes(id, chain, envelopes);
+        let mut doc = self.empty(id, chain);
+        let mut outcomes = Vec::new();
+        for env in envelopes {
+            outcomes.extend(doc.receive(chain, env));
+        }
         self.docs.insert(id, doc);
         // Re-checking at load can refuse what the chain now excludes: record it. Nothing
         // is told to the live feed: these changes were accepted before.
@@ -236,7 +259,7 @@ impl Documents {
                 .values()
                 .filter(|d| d.federation() == federation && d.id().kind != DocKind::Platforms)
                 .count();
-            let mut new = Document::new(id, chain);
+            let mut new = self.empty(id, chain);
             let mut outcomes = new.receive(chain, env);
             if id.kind != DocKind::Platforms && held < self.max_documents {
                 if outcomes
@@ -289,7 +312,7 @@ impl Documents {
         let outcomes = match self.docs.get(&id) {
             // A held document checks it on a copy, so that its dependencies are known.
             Some(doc) => doc.clone().receive(chain, env),
-            None => Document::new(id, chain).receive(chain, env),
+            None => self.empty(id, chain).receive(chain, env),
         };
         let refused = outcomes
             .into_iter()
@@ -325,6 +348,17 @@ impl Documents {
             }
         }
         Ok(())
+    }
+
+    /// Records a refusal that no document decided (a key grant that does not check).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Store`] if it cannot be stored.
+    pub fn record_refusal(&mut self, refusal: Refusal) -> Result<(), EngineError> {
+        let id = refusal.document;
+        self.persist_quietly(&id, vec![Outcome::Refused(refusal)])
+            .map(|_| ())
     }
 
     /// Stores the outcomes, then tells the live feed of the accepted changes.

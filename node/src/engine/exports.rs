@@ -125,6 +125,7 @@ impl Engine {
             .ok_or(EngineError::UnknownFederation(federation))?;
         let now_ms = now_millis();
         let invalid = |e: fed_crdt::error::ExportError| EngineError::Invalid(e.to_string());
+        let mut grants = Vec::new();
         let (envelope, target) = match op {
             ExportOp::List { state, role } => {
                 let list = self
@@ -143,7 +144,7 @@ impl Engine {
             } => {
                 self.check_project_for_export(federation, project, provider)?;
                 let nonce: [u8; 16] = rand::random();
-                let (_, env) = create_export(
+                let (id, env) = create_export(
                     chain,
                     &self.signing,
                     nonce,
@@ -153,6 +154,8 @@ impl Engine {
                     now_ms,
                 )
                 .map_err(invalid)?;
+                let parties = std::collections::BTreeSet::from([self.me(), provider]);
+                grants.push(self.start_epoch(federation, id, None, &parties)?);
                 (Some(env), None)
             }
             ExportOp::Update(id, request) => {
@@ -173,7 +176,7 @@ impl Engine {
                 (Some(env), Some(id))
             }
         };
-        let id = self.commit_or_keep(envelope, target).await?;
+        let (id, _) = self.commit_or_keep(envelope, target, grants).await?;
         self.export_entry(federation, id).map(ExportAnswer::One)
     }
 

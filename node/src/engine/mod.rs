@@ -11,9 +11,11 @@ pub mod documents;
 pub mod exports;
 pub mod federations;
 mod handle;
+pub mod keys;
 pub mod projects;
 mod registry;
 mod replicate;
+mod sealed;
 mod sync;
 pub mod views;
 
@@ -69,6 +71,10 @@ impl Default for EngineConfig {
 pub struct Engine {
     federations: Federations,
     documents: Documents,
+    /// Keys of private documents.
+    keys: keys::Keyring,
+    /// Sealed envelopes waiting for the key of their epoch, by document and epoch.
+    awaiting_keys: HashMap<(fed_crdt::ids::DocId, u32), Vec<fed_crdt::envelope::ChangeEnvelope>>,
     /// This platform's key: signs its own changes.
     signing: SigningKey,
     /// Addresses given with `--bootstrap`, by peer; dialled whenever that peer is allowed
@@ -106,6 +112,9 @@ struct Fetched {
     response: Result<SyncResponse, NetError>,
 }
 
+/// Most sealed envelopes kept waiting for the key of their epoch, over all documents.
+pub const MAX_AWAITING_KEYS: usize = 4_096;
+
 /// Builds the engine over the stored state; spawn [`Engine::run`].
 ///
 /// # Errors
@@ -113,13 +122,16 @@ struct Fetched {
 /// [`EngineError::Store`] if the stored chains cannot be read.
 pub fn new(
     signing: SigningKey,
+    encryption_secret: [u8; 32],
     store: Arc<dyn Store>,
     net: NetClient,
     config: EngineConfig,
 ) -> Result<(EngineHandle, Engine), EngineError> {
     let me = PlatformId::from(&signing);
     let federations = Federations::load(me, store.clone())?;
+    let keys = keys::Keyring::load(me, encryption_secret, store.clone())?;
     let mut documents = Documents::new(store);
+    documents.set_sealing(keys.sealing());
     for (_, chain) in federations.iter() {
         documents.open(chain)?;
     }
@@ -143,6 +155,8 @@ pub fn new(
         Engine {
             federations,
             documents,
+            keys,
+            awaiting_keys: HashMap::new(),
             signing,
             bootstrap,
             net,
@@ -310,6 +324,7 @@ impl Engine {
             }
         }
         self.refresh_peers().await;
+        self.rotate_for_departures(*federation).await;
         if let Some(chain) = self.federations.get(federation) {
             let announcement = Announcement::ChainHead {
                 federation: *federation,

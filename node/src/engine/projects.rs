@@ -1,7 +1,7 @@
 //! Projects from the engine's side: this platform's changes to them, and the listing the
 //! API shows (what it owns and what is shared with it, never anything else).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fed_crdt::ids::{DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::registry::projects::{
@@ -149,6 +149,8 @@ impl Engine {
             }
             _ => None,
         };
+        let mut grants = Vec::new();
+        let mut unshared = false;
         let envelope = match op {
             ProjectOp::List => return Ok(ProjectAnswer::Many(self.list_projects(federation))),
             ProjectOp::Get(id) => {
@@ -157,8 +159,10 @@ impl Engine {
             ProjectOp::Create(project) => {
                 self.check_code_free(federation, &project.code, None)?;
                 let nonce: [u8; 16] = rand::random();
-                let (_, env) = create_project(chain, &self.signing, nonce, &project, now_ms)
+                let (id, env) = create_project(chain, &self.signing, nonce, &project, now_ms)
                     .map_err(|e| EngineError::Invalid(e.to_string()))?;
+                let me = self.me();
+                grants.push(self.start_epoch(federation, id, None, &BTreeSet::from([me]))?);
                 Some(env)
             }
             ProjectOp::Update(id, patch) => {
@@ -181,8 +185,17 @@ impl Engine {
                         "platform {platform} is not an active member of the federation"
                     )));
                 }
-                share_project(doc, chain, &self.signing, platform, access, now_ms)
-                    .map_err(|e| EngineError::Invalid(e.to_string()))?
+                let env = share_project(doc, chain, &self.signing, platform, access, now_ms)
+                    .map_err(|e| EngineError::Invalid(e.to_string()))?;
+                match access {
+                    // A new party reads the whole history: every past epoch.
+                    Some(_) if env.is_some() && !self.parties(&id).contains(&platform) => {
+                        grants.extend(self.extend_epochs(federation, id, platform)?);
+                    }
+                    None => unshared = env.is_some(),
+                    Some(_) => {}
+                }
+                env
             }
             ProjectOp::Delete(id) => {
                 let doc = self.readable_project(federation, id, &[Some("owner")])?;
@@ -191,7 +204,16 @@ impl Engine {
             }
         };
         // No envelope: the project already read as asked; answer it as it is.
-        let id = self.commit_or_keep(envelope, target).await?;
+        let (id, change) = self.commit_or_keep(envelope, target, grants).await?;
+        if let (true, Some(change)) = (unshared, change) {
+            // Whatever is written after the unshare is sealed under a key the platform
+            // that left does not get.
+            let parties = self.parties(&id);
+            let grant = self.start_epoch(federation, id, Some(change), &parties)?;
+            let audience = self.audience(&id);
+            self.push(federation, &audience, Vec::new(), vec![grant])
+                .await;
+        }
         self.project_entry(federation, id).map(ProjectAnswer::One)
     }
 

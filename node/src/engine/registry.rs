@@ -83,7 +83,7 @@ impl Engine {
         let Some(env) = env else {
             return Ok(None);
         };
-        self.commit_local(env).await.map(Some)
+        self.commit_local(env, Vec::new()).await.map(Some)
     }
 
     /// The registry entries merged with what the chain says of each member.

@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
+use fed_crdt::seal::KeyGrant;
 use libp2p::PeerId;
 use tracing::debug;
 
@@ -19,7 +20,7 @@ use super::federations::{peer_id, platform_id};
 use super::{now, Engine, EngineError, FetchKind};
 use crate::net::protocol::{
     Announcement, SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_PUSH,
-    MAX_ENVELOPES_PER_RESPONSE,
+    MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH,
 };
 
 impl Engine {
@@ -33,6 +34,7 @@ impl Engine {
     pub(super) async fn commit_local(
         &mut self,
         env: ChangeEnvelope,
+        grants: Vec<KeyGrant>,
     ) -> Result<ChangeHash, EngineError> {
         let federation = env.federation;
         let chain = self
@@ -61,28 +63,44 @@ impl Engine {
         if let Some(view) = self.documents.view(&env.document) {
             audience.extend(view.audience(chain));
         }
-        self.push(federation, &audience, vec![env]).await;
+        self.push(federation, &audience, vec![env], grants).await;
         Ok(change)
     }
 
-    /// Commits this platform's change if there is one, and names the document to answer
-    /// with: the change's, or `target` when nothing needed changing.
+    /// The audience of a private document as this platform reads it now.
+    pub(super) fn audience(&self, document: &DocId) -> BTreeSet<PlatformId> {
+        let chain = self
+            .documents
+            .get(document)
+            .and_then(|d| self.federations.get(&d.federation()));
+        match (self.documents.view(document), chain) {
+            (Some(view), Some(chain)) => view.audience(chain),
+            _ => BTreeSet::new(),
+        }
+    }
+
+    /// Seals and commits this platform's change if there is one (sending `grants` with
+    /// it), and names the document to answer with: the change's, or `target` when
+    /// nothing needed changing; with the change's hash.
     ///
     /// # Errors
     ///
-    /// As [`Engine::commit_local`]; [`EngineError::Invalid`] with neither.
+    /// As [`Engine::seal_local`] and [`Engine::commit_local`]; [`EngineError::Invalid`]
+    /// with neither a change nor a target.
     pub(super) async fn commit_or_keep(
         &mut self,
         envelope: Option<ChangeEnvelope>,
         target: Option<DocId>,
-    ) -> Result<DocId, EngineError> {
+        grants: Vec<KeyGrant>,
+    ) -> Result<(DocId, Option<ChangeHash>), EngineError> {
         match (envelope, target) {
             (Some(env), _) => {
                 let id = env.document;
-                self.commit_local(env).await?;
-                Ok(id)
+                let env = self.seal_local(env)?;
+                let hash = self.commit_local(env, grants).await?;
+                Ok((id, Some(hash)))
             }
-            (None, Some(id)) => Ok(id),
+            (None, Some(id)) => Ok((id, None)),
             (None, None) => Err(EngineError::Invalid("nothing to change".into())),
         }
     }
@@ -95,13 +113,20 @@ impl Engine {
             .map_or_else(|| platform.to_string(), |m| m.card.name.clone())
     }
 
-    /// Pushes envelopes to every connected active member in `audience` (but us).
-    async fn push(
+    /// Pushes envelopes, with key grants, to every connected active member in
+    /// `audience` (but us). A grant goes only to the platforms it names and to relays.
+    pub(super) async fn push(
         &mut self,
         federation: FederationId,
         audience: &BTreeSet<PlatformId>,
         envelopes: Vec<ChangeEnvelope>,
+        grants: Vec<KeyGrant>,
     ) {
+        let relays: BTreeSet<PlatformId> = self
+            .federations
+            .get(&federation)
+            .map(|c| super::views::relays(c).collect())
+            .unwrap_or_default();
         let connected = self.net.connected_peers().await.unwrap_or_default();
         let me = self.me();
         let now = now();
@@ -112,10 +137,23 @@ impl Engine {
             if !connected.contains(&peer) || !self.federations.is_member(&federation, &peer, now) {
                 continue;
             }
-            for chunk in envelopes.chunks(MAX_ENVELOPES_PER_PUSH) {
+            let theirs: Vec<KeyGrant> = grants
+                .iter()
+                .filter(|g| relays.contains(platform) || g.recipients().any(|r| r == platform))
+                .cloned()
+                .collect();
+            let mut chunks: Vec<Vec<ChangeEnvelope>> = envelopes
+                .chunks(MAX_ENVELOPES_PER_PUSH)
+                .map(<[ChangeEnvelope]>::to_vec)
+                .collect();
+            if chunks.is_empty() {
+                chunks.push(Vec::new());
+            }
+            for (i, chunk) in chunks.into_iter().enumerate() {
                 let request = SyncRequest::Push {
                     federation,
-                    envelopes: chunk.to_vec(),
+                    envelopes: chunk,
+                    grants: if i == 0 { theirs.clone() } else { Vec::new() },
                 };
                 let net = self.net.clone();
                 tokio::spawn(async move {
@@ -134,6 +172,7 @@ impl Engine {
         peer: PeerId,
         federation: FederationId,
         envelopes: Vec<ChangeEnvelope>,
+        grants: Vec<KeyGrant>,
     ) -> SyncResponse {
         if !self.federations.is_member(&federation, &peer, now()) {
             return SyncResponse::Refused {
@@ -148,13 +187,24 @@ impl Engine {
                 ),
             };
         }
+        if grants.len() > MAX_GRANTS_PER_PUSH {
+            return SyncResponse::Refused {
+                reason: format!(
+                    "{} grants pushed at once, at most {MAX_GRANTS_PER_PUSH} allowed",
+                    grants.len()
+                ),
+            };
+        }
+        self.receive_grants(federation, grants);
         let mut waiting = false;
         for env in envelopes {
             if env.federation != federation {
                 continue;
             }
             let document = env.document;
-            self.receive_envelope(env);
+            if self.receive_or_await_key(peer, env).await {
+                continue;
+            }
             waiting |= self
                 .documents
                 .get(&document)
@@ -239,6 +289,7 @@ impl Engine {
         }
         let theirs: HashMap<DocId, Vec<ChangeHash>> = documents.into_iter().collect();
         let mut envelopes = Vec::new();
+        let mut grants = Vec::new();
         for (id, mut ours) in self.documents.private_heads_for(federation, &asker, chain) {
             if after.is_some_and(|a| id <= a) || until.is_some_and(|u| id > u) {
                 continue;
@@ -252,12 +303,23 @@ impl Engine {
             }
             if let Some(doc) = self.documents.get(&id) {
                 envelopes.extend(doc.envelopes_missing_from(&their_heads));
+                // The grants that name the asker (a relay gets them all, to forward).
+                let relay = self
+                    .federations
+                    .get(&federation)
+                    .is_some_and(|c| super::views::relays(c).any(|r| r == asker));
+                grants.extend(
+                    self.keys
+                        .grants_of(&id)
+                        .into_iter()
+                        .filter(|g| relay || g.recipients().any(|r| *r == asker)),
+                );
             }
             if envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE {
                 envelopes.truncate(MAX_ENVELOPES_PER_RESPONSE);
                 break;
             }
         }
-        SyncResponse::Envelopes { envelopes }
+        SyncResponse::Envelopes { envelopes, grants }
     }
 }

@@ -7,7 +7,9 @@ use tracing::{debug, warn};
 
 use super::federations::platform_id;
 use super::{now, Engine, FetchKind, Fetched, MAX_RECORDS_PER_RESPONSE};
-use crate::net::protocol::{SyncRequest, SyncResponse, MAX_ENVELOPES_PER_RESPONSE};
+use crate::net::protocol::{
+    SyncRequest, SyncResponse, MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH,
+};
 
 impl Engine {
     pub(super) async fn answer(&mut self, peer: &PeerId, request: SyncRequest) -> SyncResponse {
@@ -15,7 +17,11 @@ impl Engine {
             SyncRequest::Push {
                 federation,
                 envelopes,
-            } => self.receive_push(*peer, federation, envelopes).await,
+                grants,
+            } => {
+                self.receive_push(*peer, federation, envelopes, grants)
+                    .await
+            }
             SyncRequest::Documents {
                 federation,
                 after,
@@ -49,6 +55,7 @@ impl Engine {
                         reason: "not a shared document".into(),
                     },
                     Some(doc) => SyncResponse::Envelopes {
+                        grants: Vec::new(),
                         envelopes: doc
                             .envelopes_missing_from(&heads)
                             .into_iter()
@@ -174,14 +181,22 @@ impl Engine {
                     }
                 }
             }
-            Ok(SyncResponse::Envelopes { envelopes }) => {
+            Ok(SyncResponse::Envelopes { envelopes, grants }) => {
                 let full = envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE;
                 let mut progressed = false;
+                self.receive_grants(
+                    federation,
+                    grants.into_iter().take(MAX_GRANTS_PER_PUSH).collect(),
+                );
                 for env in envelopes {
                     if env.federation != federation {
                         continue;
                     }
-                    progressed |= self.receive_envelope(env) == MessageAcceptance::Accept;
+                    if env.document.kind == fed_crdt::ids::DocKind::Platforms {
+                        progressed |= self.receive_envelope(env) == MessageAcceptance::Accept;
+                    } else {
+                        progressed |= !self.receive_or_await_key(peer, env).await;
+                    }
                 }
                 if full && progressed {
                     self.fetch(peer, federation, kind).await;

@@ -4,6 +4,7 @@
 use fed_crdt::chain::record::Record;
 use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{ChangeHash, DocId, FederationId};
+use fed_crdt::seal::KeyGrant;
 use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::StreamProtocol;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,8 @@ pub const MAX_SYNC_REQUEST_BYTES: u64 = 1024 * 1024;
 pub const MAX_DOCUMENTS_PER_SYNC: usize = 1024;
 /// Most envelopes pushed in one [`SyncRequest::Push`].
 pub const MAX_ENVELOPES_PER_PUSH: usize = 8;
+/// Most key grants pushed in one [`SyncRequest::Push`] (a share grants every past epoch).
+pub const MAX_GRANTS_PER_PUSH: usize = 256;
 /// Largest sync response accepted, in bytes; larger answers are split by the responder.
 pub const MAX_SYNC_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
 /// Most envelopes in one sync response (64 changes of at most 64 KiB stay under the
@@ -75,6 +78,9 @@ pub enum SyncRequest {
         federation: FederationId,
         /// At most [`MAX_ENVELOPES_PER_PUSH`] envelopes.
         envelopes: Vec<ChangeEnvelope>,
+        /// Key grants of those documents (read before the envelopes).
+        #[serde(default)]
+        grants: Vec<KeyGrant>,
     },
 }
 
@@ -91,6 +97,9 @@ pub enum SyncResponse {
     Envelopes {
         /// The envelopes.
         envelopes: Vec<ChangeEnvelope>,
+        /// Key grants of the private documents among them (read before the envelopes).
+        #[serde(default)]
+        grants: Vec<KeyGrant>,
     },
     /// Pushed envelopes were received (each went through every check; refusals are the
     /// receiver's business).

@@ -120,7 +120,7 @@ impl Attacker {
             heads: Vec::new(),
         };
         let envelopes = match self.request(node, request) {
-            Ok(SyncResponse::Envelopes { envelopes }) => envelopes,
+            Ok(SyncResponse::Envelopes { envelopes, .. }) => envelopes,
             other => panic!("registry sync answered {other:?}"),
         };
         let (doc, outcomes) = Document::from_envelopes(document, chain, envelopes);
@@ -202,6 +202,7 @@ pub async fn respond(
                     SyncRequest::Document { .. } | SyncRequest::Documents { .. } => {
                         SyncResponse::Envelopes {
                             envelopes: answers.lock().map(|a| a.clone()).unwrap_or_default(),
+                            grants: Vec::new(),
                         }
                     }
                     SyncRequest::Push { .. } => SyncResponse::Received,

@@ -18,6 +18,7 @@ impl Document {
     pub(super) fn accept(&mut self, chain: &Chain, entry: Entry, out: &mut Vec<Outcome>) {
         if let Err(refusal) = self
             .check_sequence(&entry)
+            .and_then(|()| self.check_epoch(&entry))
             .and_then(|()| self.check_rules(chain, &entry))
         {
             self.refuse(&entry.env, Some(&entry.change), refusal, out);

@@ -34,13 +34,16 @@ mod accept;
 mod buffer;
 mod history;
 mod rebuild;
+mod sealing;
+
+pub use sealing::Sealing;
 
 use std::collections::HashMap;
 
 use automerge::{Automerge, Change};
 
 use crate::chain::Chain;
-use crate::envelope::check::check_envelope;
+use crate::envelope::check::{check_against_chain, check_signature, check_sizes};
 use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck, Rejection, Wait};
 use crate::ids::{ChangeHash, DocId, FederationId, PlatformId, RecordHash};
 use buffer::{Buffer, Pending, Waiting};
@@ -121,6 +124,8 @@ pub struct Document {
     refused: HashMap<ChangeHash, RefusedChange>,
     /// The chain head the accepted set was last checked against.
     chain_head: RecordHash,
+    /// How sealed payloads are opened, for a private document.
+    sealing: Option<sealing::SealingRef>,
 }
 
 impl Document {
@@ -136,6 +141,7 @@ impl Document {
             buffer: Buffer::default(),
             refused: HashMap::new(),
             chain_head: chain.head(),
+            sealing: None,
         }
     }
 
@@ -146,6 +152,23 @@ impl Document {
         envelopes: impl IntoIterator<Item = ChangeEnvelope>,
     ) -> (Document, Vec<Outcome>) {
         let mut doc = Document::new(id, chain);
+        let mut outcomes = Vec::new();
+        for env in envelopes {
+            outcomes.extend(doc.receive(chain, env));
+        }
+        (doc, outcomes)
+    }
+
+    /// Like [`Document::from_envelopes`], for a private document whose payloads are
+    /// sealed and opened with `sealing`.
+    pub fn from_sealed_envelopes(
+        id: DocId,
+        chain: &Chain,
+        envelopes: impl IntoIterator<Item = ChangeEnvelope>,
+        sealing: std::sync::Arc<dyn Sealing>,
+    ) -> (Document, Vec<Outcome>) {
+        let mut doc = Document::new(id, chain);
+        doc.set_sealing(sealing);
         let mut outcomes = Vec::new();
         for env in envelopes {
             outcomes.extend(doc.receive(chain, env));
@@ -244,7 +267,11 @@ impl Document {
             ));
             return;
         }
-        match check_envelope(chain, &env, self) {
+        let checked = check_sizes(&env)
+            .and_then(|()| check_signature(&env))
+            .map_err(Rejection::Refused)
+            .and_then(|()| check_against_chain(chain, &env, self, || self.decode(&env)));
+        match checked {
             Ok(change) => self.place(chain, env, change, true, out),
             Err(Rejection::Waiting(Wait::Chain { .. })) => self.wait(
                 Pending {
@@ -322,7 +349,7 @@ impl Document {
         refusal: Refusal,
         out: &mut Vec<Outcome>,
     ) {
-        if refusal.check.refuses_the_change() && (change.is_some() || env.decode().is_ok()) {
+        if refusal.check.refuses_the_change() && (change.is_some() || self.decode(env).is_ok()) {
             self.refused.insert(
                 env.change_hash,
                 RefusedChange {

@@ -9,7 +9,7 @@ use automerge::Change;
 use super::buffer::{Pending, Waiting};
 use super::{refuse_descendant, Document, Entry, Outcome};
 use crate::chain::Chain;
-use crate::envelope::check::{check_against_chain, decode};
+use crate::envelope::check::check_against_chain;
 use crate::envelope::{Rejection, Wait};
 use crate::ids::ChangeHash;
 
@@ -80,9 +80,9 @@ impl Document {
                 Some(change) => {
                     check_against_chain(chain, &pending.env, &snapshot, || Ok(change.clone()))
                 }
-                None => {
-                    check_against_chain(chain, &pending.env, &snapshot, || decode(&pending.env))
-                }
+                None => check_against_chain(chain, &pending.env, &snapshot, || {
+                    self.decode(&pending.env)
+                }),
             };
             self.decide(chain, pending, decision, false, &mut out);
         }

@@ -1,0 +1,87 @@
+//! Private documents travel sealed: their payloads are encrypted under the document's
+//! epoch key (see [`crate::seal`]). A document that knows how to open them is given a
+//! [`Sealing`]; it then refuses any payload that is not sealed, opens the others before
+//! decoding, and refuses a change sealed under an epoch its own history had superseded.
+//! The keys themselves stay with the caller (the node): this crate holds none.
+
+use std::fmt;
+use std::sync::Arc;
+
+use automerge::Change;
+
+use super::{history, Document, Entry};
+use crate::envelope::check::{decode, decode_bytes};
+use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
+use crate::ids::ChangeHash;
+use crate::seal::is_sealed;
+
+/// What a document needs of whoever holds the keys.
+pub trait Sealing: Send + Sync {
+    /// The plaintext of a sealed payload, or the refusal (check `decrypt`) of an envelope
+    /// whose payload does not open under the key of its epoch.
+    ///
+    /// # Errors
+    ///
+    /// The refusal to record.
+    fn open(&self, env: &ChangeEnvelope) -> Result<Vec<u8>, Refusal>;
+
+    /// Refuses (check `epoch`) a change sealed under an epoch that a later epoch had
+    /// replaced by the time of its dependencies; `depends_on` says whether a change is
+    /// among them (or their ancestors).
+    ///
+    /// # Errors
+    ///
+    /// The refusal to record.
+    fn check_epoch(
+        &self,
+        env: &ChangeEnvelope,
+        depends_on: &dyn Fn(&ChangeHash) -> bool,
+    ) -> Result<(), Refusal>;
+}
+
+/// A shared [`Sealing`], printable so that [`Document`] stays `Debug`.
+#[derive(Clone)]
+pub(super) struct SealingRef(pub(super) Arc<dyn Sealing>);
+
+impl fmt::Debug for SealingRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealing")
+    }
+}
+
+impl Document {
+    /// From now on, payloads must be sealed and are opened with `sealing`.
+    pub fn set_sealing(&mut self, sealing: Arc<dyn Sealing>) {
+        self.sealing = Some(SealingRef(sealing));
+    }
+
+    /// Whether the document's payloads are sealed.
+    pub fn is_sealed(&self) -> bool {
+        self.sealing.is_some()
+    }
+
+    /// Check 6 for this document: opens a sealed payload first when the document is
+    /// sealed, and refuses a payload left in the clear.
+    pub(super) fn decode(&self, env: &ChangeEnvelope) -> Result<Change, Refusal> {
+        let Some(SealingRef(sealing)) = &self.sealing else {
+            return decode(env);
+        };
+        if !is_sealed(&env.payload) {
+            return Err(env.refusal(
+                RefusalCheck::Decrypt,
+                "the payload of a private document is in the clear; it must be sealed under the document's epoch key",
+            ));
+        }
+        let plaintext = sealing.open(env)?;
+        decode_bytes(env, &plaintext)
+    }
+
+    /// The epoch check, for a change whose dependencies are all accepted.
+    pub(super) fn check_epoch(&self, entry: &Entry) -> Result<(), Refusal> {
+        let Some(SealingRef(sealing)) = &self.sealing else {
+            return Ok(());
+        };
+        let past = history::ancestors(&entry.env.deps, |h| self.accepted_deps(h));
+        sealing.check_epoch(&entry.env, &|h| past.contains(h))
+    }
+}

@@ -1,0 +1,312 @@
+//! The keys of private documents: the grants this node has seen, the epoch keys it could
+//! unwrap, and the [`Sealing`] its documents open payloads with.
+//!
+//! A grant is the epoch key of one document epoch wrapped for some platforms (see
+//! [`fed_crdt::seal::KeyGrant`]). Grants are stored as received (each slot is readable
+//! only with its recipient's private key) and replicated with the document's envelopes,
+//! so a relay can hold and forward them. Unwrapped epoch keys live in memory only; they
+//! are unwrapped again from the stored grants at start, with the platform's own key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use ed25519_dalek::SigningKey;
+use fed_crdt::chain::Chain;
+use fed_crdt::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
+use fed_crdt::ids::{ChangeHash, DocId, EncryptionKey, PlatformId};
+use fed_crdt::registry::document::Sealing;
+use fed_crdt::seal::{open_payload, sealed_epoch, superseded_epoch, EpochKey, KeyGrant};
+use sha2::{Digest, Sha256};
+use tracing::warn;
+
+use crate::engine::EngineError;
+use crate::store::{Store, Tree, WriteBatch};
+
+/// Most grants kept for one document (one per epoch and per extension to a new share).
+pub const MAX_GRANTS_PER_DOCUMENT: usize = 4_096;
+
+/// What the documents and the engine share: epoch keys and grants, by document.
+#[derive(Default)]
+struct KeyState {
+    keys: RwLock<HashMap<(DocId, u32), EpochKey>>,
+    grants: RwLock<HashMap<DocId, Vec<KeyGrant>>>,
+}
+
+/// This platform's keys for private documents.
+pub struct Keyring {
+    me: PlatformId,
+    secret: [u8; 32],
+    store: Arc<dyn Store>,
+    state: Arc<KeyState>,
+}
+
+/// A grant's store key: document, epoch, then a hash of the grant, so that extensions
+/// of one epoch to new platforms sit side by side.
+fn grant_key(grant: &KeyGrant) -> Vec<u8> {
+    let mut key = format!("{}/", grant.document).into_bytes();
+    key.extend_from_slice(&grant.epoch.to_be_bytes());
+    key.extend_from_slice(&grant_hash(grant));
+    key
+}
+
+/// SHA-256 of a grant's signed bytes: its identity in refusals and in the store.
+pub fn grant_hash(grant: &KeyGrant) -> [u8; 32] {
+    Sha256::digest(grant.signing_bytes()).into()
+}
+
+/// What became of a grant.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GrantOutcome {
+    /// Stored; `unwrapped` if it carried a key for this platform.
+    Stored {
+        /// Whether this platform can now read the epoch.
+        unwrapped: bool,
+    },
+    /// Already held.
+    Known,
+}
+
+impl Keyring {
+    /// Loads every stored grant and unwraps the keys addressed to this platform.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Store`] if the store cannot be read.
+    pub fn load(
+        me: PlatformId,
+        secret: [u8; 32],
+        store: Arc<dyn Store>,
+    ) -> Result<Keyring, EngineError> {
+        let ring = Keyring {
+            me,
+            secret,
+            store,
+            state: Arc::new(KeyState::default()),
+        };
+        for (key, value) in ring.store.scan_prefix(Tree::Keys, b"", usize::MAX)? {
+            match serde_json::from_slice::<KeyGrant>(&value) {
+                Ok(grant) => {
+                    ring.remember(grant);
+                }
+                Err(e) => {
+                    warn!(key = %hex::encode(&key), error = %e, "unreadable stored grant skipped");
+                }
+            }
+        }
+        Ok(ring)
+    }
+
+    /// The [`Sealing`] that private documents open their payloads with.
+    pub fn sealing(&self) -> Arc<dyn Sealing> {
+        Arc::new(NodeSealing(self.state.clone()))
+    }
+
+    /// Keeps a grant in memory, unwrapping it if it is for us; true if it was.
+    fn remember(&self, grant: KeyGrant) -> bool {
+        let mut unwrapped = false;
+        if grant.recipients().any(|p| *p == self.me) {
+            match grant.unwrap(&self.me, &self.secret) {
+                Ok(key) => {
+                    if let Ok(mut keys) = self.state.keys.write() {
+                        keys.insert((grant.document, grant.epoch), key);
+                        unwrapped = true;
+                    }
+                }
+                Err(e) => {
+                    warn!(doc = %grant.document.fmt_short(), epoch = grant.epoch, error = %e, "a key granted to this platform does not unwrap")
+                }
+            }
+        }
+        if let Ok(mut grants) = self.state.grants.write() {
+            grants.entry(grant.document).or_default().push(grant);
+        }
+        unwrapped
+    }
+
+    /// Checks a grant against the chain, stores it (flushed) and unwraps it if it is for
+    /// this platform.
+    ///
+    /// # Errors
+    ///
+    /// The refusal to record (check `grant`) for a grant that does not check; or a
+    /// store error, as a refusal naming it.
+    pub fn receive(&self, chain: &Chain, grant: KeyGrant) -> Result<GrantOutcome, Refusal> {
+        let hash = grant_hash(&grant);
+        let known = self.grants_of(&grant.document);
+        if known.iter().any(|g| grant_hash(g) == hash) {
+            return Ok(GrantOutcome::Known);
+        }
+        let refusal = |reason: String| Refusal {
+            federation: grant.federation,
+            document: grant.document,
+            change_hash: ChangeHash(hash),
+            author: grant.author,
+            check: RefusalCheck::Grant,
+            reason,
+        };
+        if grant.federation != chain.federation() {
+            return Err(refusal("the grant is for another federation".into()));
+        }
+        if known.len() >= MAX_GRANTS_PER_DOCUMENT {
+            return Err(refusal(format!(
+                "the document has {} grants, the most kept ({MAX_GRANTS_PER_DOCUMENT})",
+                known.len()
+            )));
+        }
+        grant.check(chain).map_err(|e| refusal(e.to_string()))?;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            Tree::Keys,
+            grant_key(&grant),
+            serde_json::to_vec(&grant).unwrap_or_default(),
+        );
+        self.store
+            .apply(batch)
+            .map_err(|e| refusal(format!("cannot store the grant: {e}")))?;
+        Ok(GrantOutcome::Stored {
+            unwrapped: self.remember(grant),
+        })
+    }
+
+    /// Every grant held for a document.
+    pub fn grants_of(&self, document: &DocId) -> Vec<KeyGrant> {
+        self.state
+            .grants
+            .read()
+            .map(|g| g.get(document).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Whether this platform holds the key of an epoch.
+    pub fn has_key(&self, document: &DocId, epoch: u32) -> bool {
+        self.state
+            .keys
+            .read()
+            .is_ok_and(|k| k.contains_key(&(*document, epoch)))
+    }
+
+    /// The newest epoch of a document this platform holds the key of.
+    pub fn current(&self, document: &DocId) -> Option<(u32, EpochKey)> {
+        let keys = self.state.keys.read().ok()?;
+        keys.iter()
+            .filter(|((d, _), _)| d == document)
+            .max_by_key(|((_, e), _)| *e)
+            .map(|((_, e), k)| (*e, k.clone()))
+    }
+
+    /// Every epoch key held for a document, by epoch.
+    pub fn epochs(&self, document: &DocId) -> BTreeMap<u32, EpochKey> {
+        self.state
+            .keys
+            .read()
+            .map(|k| {
+                k.iter()
+                    .filter(|((d, _), _)| d == document)
+                    .map(|((_, e), key)| (*e, key.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The newest epoch any grant of the document names (held or not).
+    pub fn newest_epoch(&self, document: &DocId) -> Option<u32> {
+        self.grants_of(document).iter().map(|g| g.epoch).max()
+    }
+
+    /// The platforms the newest epoch's key is granted to: who may receive the document,
+    /// as a relay (which reads no document) knows it.
+    pub fn granted_to(&self, document: &DocId) -> Vec<PlatformId> {
+        let grants = self.grants_of(document);
+        let Some(newest) = grants.iter().map(|g| g.epoch).max() else {
+            return Vec::new();
+        };
+        let mut out: Vec<PlatformId> = grants
+            .iter()
+            .filter(|g| g.epoch == newest)
+            .flat_map(|g| g.recipients().copied())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Makes, stores and returns a grant of `key` for `epoch` to `recipients`.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Invalid`] if the grant cannot be made or the chain refuses it.
+    pub fn grant(
+        &self,
+        chain: &Chain,
+        signing: &SigningKey,
+        document: DocId,
+        epoch: u32,
+        started_by: Option<ChangeHash>,
+        key: &EpochKey,
+        recipients: &[(PlatformId, EncryptionKey)],
+    ) -> Result<KeyGrant, EngineError> {
+        let grant = KeyGrant::new(
+            signing,
+            chain.federation(),
+            document,
+            epoch,
+            started_by,
+            key,
+            recipients,
+            &mut rand::rng(),
+        )
+        .map_err(|e| EngineError::Invalid(format!("cannot grant the document's key: {e}")))?;
+        self.receive(chain, grant.clone())
+            .map_err(|r| EngineError::Refused(r.reason))?;
+        Ok(grant)
+    }
+}
+
+/// Opens payloads with the keys held, and applies the epoch rule with the grants held.
+struct NodeSealing(Arc<KeyState>);
+
+impl Sealing for NodeSealing {
+    fn open(&self, env: &ChangeEnvelope) -> Result<Vec<u8>, Refusal> {
+        let Some(epoch) = sealed_epoch(&env.payload) else {
+            return Err(env.refusal(RefusalCheck::Decrypt, "the sealed payload is malformed"));
+        };
+        let key = self
+            .0
+            .keys
+            .read()
+            .ok()
+            .and_then(|k| k.get(&(env.document, epoch)).cloned());
+        let Some(key) = key else {
+            return Err(env.refusal(
+                RefusalCheck::Epoch,
+                format!("sealed under epoch {epoch}, for which this platform holds no key"),
+            ));
+        };
+        open_payload(env, &key).map_err(|e| {
+            env.refusal(
+                RefusalCheck::Decrypt,
+                format!("the payload does not open under the key of epoch {epoch}: {e}"),
+            )
+        })
+    }
+
+    fn check_epoch(
+        &self,
+        env: &ChangeEnvelope,
+        depends_on: &dyn Fn(&ChangeHash) -> bool,
+    ) -> Result<(), Refusal> {
+        let Some(epoch) = sealed_epoch(&env.payload) else {
+            return Ok(());
+        };
+        let grants = self
+            .0
+            .grants
+            .read()
+            .map(|g| g.get(&env.document).cloned().unwrap_or_default())
+            .unwrap_or_default();
+        match superseded_epoch(epoch, &grants, depends_on) {
+            Some(reason) => Err(env.refusal(RefusalCheck::Epoch, reason)),
+            None => Ok(()),
+        }
+    }
+}
