@@ -86,6 +86,23 @@ pub fn check_envelope(
     check_against_chain(chain, env, history, || decode(env))
 }
 
+/// What a relay checks of an envelope it cannot open: sizes, the author's signature over
+/// the sealed payload, the citation, and that the author is a member with the right for
+/// the document's kind at the cited record. The rest (revocation frontier, decoding,
+/// time, rules) needs the plaintext and is left to the platforms that read it.
+///
+/// # Errors
+///
+/// [`Rejection::Refused`] naming the first failed check, or [`Rejection::Waiting`] when
+/// the chain does not hold the cited record yet.
+pub fn check_relayed(chain: &Chain, env: &ChangeEnvelope) -> Result<(), Rejection> {
+    check_sizes(env)?;
+    check_signature(env)?;
+    let state = check_citation(chain, env)?;
+    check_member(&state, env)?;
+    Ok(())
+}
+
 /// Check 1: sizes, before anything is decoded.
 pub(crate) fn check_sizes(env: &ChangeEnvelope) -> Result<(), Refusal> {
     if env.payload.len() > MAX_CHANGE_BYTES {

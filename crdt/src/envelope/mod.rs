@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::canon::CanonWriter;
 use crate::ids::{ChangeHash, DocId, FederationId, PlatformId, RecordHash, Signature};
 
-pub use check::{check_envelope, Rejection, Wait};
+pub use check::{check_envelope, check_relayed, Rejection, Wait};
 pub use frontier::{FrontierHistory, FrontierStatus, NoHistory};
 pub use refusal::{Refusal, RefusalCheck};
 

@@ -86,6 +86,8 @@ pub struct NodeStatus {
     pub federations: Vec<FederationSummary>,
     /// Peers connected now.
     pub peers: Vec<String>,
+    /// Sealed private documents held as a relay (0 on a platform).
+    pub relayed_documents: usize,
 }
 
 /// One platform as the registry and the chain describe it.

@@ -130,19 +130,21 @@ impl Keyring {
     ///
     /// The refusal to record (check `grant`) for a grant that does not check; or a
     /// store error, as a refusal naming it.
-    pub fn receive(&self, chain: &Chain, grant: KeyGrant) -> Result<GrantOutcome, Refusal> {
+    pub fn receive(&self, chain: &Chain, grant: KeyGrant) -> Result<GrantOutcome, Box<Refusal>> {
         let hash = grant_hash(&grant);
         let known = self.grants_of(&grant.document);
         if known.iter().any(|g| grant_hash(g) == hash) {
             return Ok(GrantOutcome::Known);
         }
-        let refusal = |reason: String| Refusal {
-            federation: grant.federation,
-            document: grant.document,
-            change_hash: ChangeHash(hash),
-            author: grant.author,
-            check: RefusalCheck::Grant,
-            reason,
+        let refusal = |reason: String| {
+            Box::new(Refusal {
+                federation: grant.federation,
+                document: grant.document,
+                change_hash: ChangeHash(hash),
+                author: grant.author,
+                check: RefusalCheck::Grant,
+                reason,
+            })
         };
         if grant.federation != chain.federation() {
             return Err(refusal("the grant is for another federation".into()));
@@ -230,7 +232,8 @@ impl Keyring {
         out
     }
 
-    /// Makes, stores and returns a grant of `key` for `epoch` to `recipients`.
+    /// Makes, stores and returns a grant of `key` for `epoch` (started by `started_by`)
+    /// to `recipients`.
     ///
     /// # Errors
     ///
@@ -240,9 +243,7 @@ impl Keyring {
         chain: &Chain,
         signing: &SigningKey,
         document: DocId,
-        epoch: u32,
-        started_by: Option<ChangeHash>,
-        key: &EpochKey,
+        (epoch, started_by, key): (u32, Option<ChangeHash>, &EpochKey),
         recipients: &[(PlatformId, EncryptionKey)],
     ) -> Result<KeyGrant, EngineError> {
         let grant = KeyGrant::new(

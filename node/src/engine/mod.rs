@@ -14,6 +14,8 @@ mod handle;
 pub mod keys;
 pub mod projects;
 mod registry;
+pub mod relay;
+mod relay_engine;
 mod replicate;
 mod sealed;
 mod sync;
@@ -73,6 +75,8 @@ pub struct Engine {
     documents: Documents,
     /// Keys of private documents.
     keys: keys::Keyring,
+    /// Sealed private documents of the federations this node relays.
+    relay: relay::RelayStore,
     /// Sealed envelopes waiting for the key of their epoch, by document and epoch.
     awaiting_keys: HashMap<(fed_crdt::ids::DocId, u32), Vec<fed_crdt::envelope::ChangeEnvelope>>,
     /// This platform's key: signs its own changes.
@@ -130,9 +134,14 @@ pub fn new(
     let me = PlatformId::from(&signing);
     let federations = Federations::load(me, store.clone())?;
     let keys = keys::Keyring::load(me, encryption_secret, store.clone())?;
-    let mut documents = Documents::new(store);
+    let mut documents = Documents::new(store.clone());
     documents.set_sealing(keys.sealing());
-    for (_, chain) in federations.iter() {
+    let mut relay = relay::RelayStore::new(store);
+    for (federation, chain) in federations.iter() {
+        if is_relay_in(chain, &me) {
+            documents.mark_relayed(*federation);
+            relay.load(*federation)?;
+        }
         documents.open(chain)?;
     }
     let mut bootstrap: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
@@ -156,6 +165,7 @@ pub fn new(
             federations,
             documents,
             keys,
+            relay,
             awaiting_keys: HashMap::new(),
             signing,
             bootstrap,
@@ -168,6 +178,15 @@ pub fn new(
             last_dial: HashMap::new(),
         },
     ))
+}
+
+/// Whether `me` is a relay of the chain's federation.
+fn is_relay_in(chain: &fed_crdt::chain::Chain, me: &PlatformId) -> bool {
+    chain
+        .state()
+        .members
+        .get(me)
+        .is_some_and(|m| m.role == fed_crdt::chain::body::Role::Relay)
 }
 
 /// Milliseconds since the epoch, for the time of our own changes.
@@ -254,10 +273,16 @@ impl Engine {
                     .into_iter()
                     .map(|p| p.to_string())
                     .collect();
+                let relayed_documents = self
+                    .federation_ids()
+                    .into_iter()
+                    .map(|f| self.relay.documents(f).count())
+                    .sum();
                 let _ = reply.send(NodeStatus {
                     platform_id: self.me(),
                     federations: self.federations.summaries(now()),
                     peers,
+                    relayed_documents,
                 });
             }
             EngineCommand::SetProfile {
@@ -317,6 +342,12 @@ impl Engine {
             return;
         }
         if let Some(chain) = self.federations.get(federation) {
+            if is_relay_in(chain, &self.me()) {
+                self.documents.mark_relayed(*federation);
+                if let Err(e) = self.relay.load(*federation) {
+                    warn!(fed = %federation.fmt_short(), error = %e, "cannot load relayed documents");
+                }
+            }
             let opened = self.documents.open(chain);
             let rebuilt = opened.and_then(|_| self.documents.rebuild(federation, chain));
             if let Err(e) = rebuilt {

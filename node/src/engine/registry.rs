@@ -52,6 +52,9 @@ impl Engine {
             // envelope is still checked so that a refusal is recorded, but it is neither
             // kept nor forwarded.
             debug!(peer = %source, doc = %env.document.fmt_short(), "private document gossiped; rejected");
+            if self.is_relay(&env.federation) {
+                return MessageAcceptance::Reject;
+            }
             if let Some(chain) = self.federations.get(&env.federation) {
                 if let Err(e) = self.documents.check_only(chain, env) {
                     warn!(error = %e, "cannot record a refusal");

@@ -195,6 +195,9 @@ impl Engine {
                 ),
             };
         }
+        if self.is_relay(&federation) {
+            self.relay_grants(peer, federation, &grants).await;
+        }
         self.receive_grants(federation, grants);
         let mut waiting = false;
         for env in envelopes {
@@ -223,6 +226,9 @@ impl Engine {
         peer: &PeerId,
         federation: FederationId,
     ) -> Vec<SyncRequest> {
+        if self.is_relay(&federation) {
+            return self.relay_sync_requests(peer, federation);
+        }
         let (Some(chain), Some(platform)) = (self.federations.get(&federation), platform_id(peer))
         else {
             return Vec::new();
@@ -269,6 +275,9 @@ impl Engine {
         until: Option<DocId>,
         documents: Vec<(DocId, Vec<ChangeHash>)>,
     ) -> SyncResponse {
+        if self.is_relay(&federation) {
+            return self.relay_answer_documents(peer, federation, after, until, documents);
+        }
         let (Some(chain), Some(asker)) = (
             self.federations
                 .get(&federation)

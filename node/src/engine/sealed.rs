@@ -62,9 +62,7 @@ impl Engine {
             chain,
             &self.signing,
             document,
-            epoch,
-            started_by,
-            &key,
+            (epoch, started_by, &key),
             &recipients,
         )?;
         info!(fed = %federation.fmt_short(), doc = %document.fmt_short(), epoch, recipients = recipients.len(), "new key epoch");
@@ -99,9 +97,7 @@ impl Engine {
                 chain,
                 &self.signing,
                 document,
-                epoch,
-                started_by,
-                &key,
+                (epoch, started_by, &key),
                 &recipients,
             )?);
         }
@@ -151,7 +147,7 @@ impl Engine {
         }
         for refusal in refusals {
             warn!(doc = %refusal.document.fmt_short(), author = %refusal.author.fmt_short(), reason = %refusal.reason, "key grant refused");
-            if let Err(e) = self.documents.record_refusal(refusal) {
+            if let Err(e) = self.documents.record_refusal(*refusal) {
                 warn!(error = %e, "cannot record a refusal");
             }
         }
@@ -166,6 +162,10 @@ impl Engine {
     /// platform does not hold yet: then it waits (bounded), and `peer` is asked for what
     /// it holds. Returns whether it waits.
     pub(super) async fn receive_or_await_key(&mut self, peer: PeerId, env: ChangeEnvelope) -> bool {
+        if env.document.kind != DocKind::Platforms && self.is_relay(&env.federation) {
+            self.relay_receive(peer, env).await;
+            return false;
+        }
         let waiting = env.document.kind != DocKind::Platforms
             && is_sealed(&env.payload)
             && sealed_epoch(&env.payload)

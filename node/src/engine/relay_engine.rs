@@ -1,0 +1,187 @@
+//! The engine as a relay: store and forward the sealed envelopes and key grants of the
+//! federations where this node's role is `relay`, and serve them to the platforms the
+//! keys are granted to, including those that were offline when a change was made.
+
+use std::collections::{BTreeSet, HashMap};
+
+use fed_crdt::envelope::ChangeEnvelope;
+use fed_crdt::ids::{ChangeHash, DocId, FederationId, PlatformId};
+use fed_crdt::seal::KeyGrant;
+use libp2p::PeerId;
+use tracing::{debug, warn};
+
+use super::federations::platform_id;
+use super::relay::Relayed;
+use super::views::relays;
+use super::{is_relay_in, now, Engine};
+use crate::net::protocol::{
+    SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_RESPONSE,
+};
+
+impl Engine {
+    /// Whether this node relays `federation`.
+    pub(super) fn is_relay(&self, federation: &FederationId) -> bool {
+        self.federations
+            .get(federation)
+            .is_some_and(|c| is_relay_in(c, &self.me()))
+    }
+
+    /// Who a relayed document goes to: the platforms its newest epoch is granted to, and
+    /// the other relays.
+    fn relay_audience(&self, federation: &FederationId, document: &DocId) -> BTreeSet<PlatformId> {
+        let mut audience: BTreeSet<PlatformId> =
+            self.keys.granted_to(document).into_iter().collect();
+        if let Some(chain) = self.federations.get(federation) {
+            audience.extend(relays(chain));
+        }
+        audience
+    }
+
+    /// Stores a sealed envelope and forwards it to the document's audience (but the
+    /// peer it came from).
+    pub(super) async fn relay_receive(&mut self, peer: PeerId, env: ChangeEnvelope) {
+        let Some(chain) = self.federations.get(&env.federation) else {
+            return;
+        };
+        match self.relay.receive(chain, env.clone()) {
+            Ok(Relayed::Stored) => {
+                let mut audience = self.relay_audience(&env.federation, &env.document);
+                if let Some(sender) = platform_id(&peer) {
+                    audience.remove(&sender);
+                }
+                let federation = env.federation;
+                self.push(federation, &audience, vec![env], Vec::new())
+                    .await;
+            }
+            Ok(Relayed::Known) => {}
+            Ok(Relayed::Waiting) => {
+                debug!(doc = %env.document.fmt_short(), "relayed envelope cites a record not held yet");
+            }
+            Err(refusal) => {
+                warn!(doc = %refusal.document.fmt_short(), check = refusal.check.name(), reason = %refusal.reason, "relayed envelope refused");
+                if let Err(e) = self.documents.record_refusal(*refusal) {
+                    warn!(error = %e, "cannot record a refusal");
+                }
+            }
+        }
+    }
+
+    /// Forwards key grants to the platforms they name (but the peer they came from).
+    pub(super) async fn relay_grants(
+        &mut self,
+        peer: PeerId,
+        federation: FederationId,
+        grants: &[KeyGrant],
+    ) {
+        let sender = platform_id(&peer);
+        for grant in grants {
+            let audience: BTreeSet<PlatformId> = grant
+                .recipients()
+                .copied()
+                .filter(|p| Some(*p) != sender)
+                .collect();
+            self.push(federation, &audience, Vec::new(), vec![grant.clone()])
+                .await;
+        }
+    }
+
+    /// Answers a platform's anti-entropy request from the relay store.
+    pub(super) fn relay_answer_documents(
+        &self,
+        peer: &PeerId,
+        federation: FederationId,
+        after: Option<DocId>,
+        until: Option<DocId>,
+        documents: Vec<(DocId, Vec<ChangeHash>)>,
+    ) -> SyncResponse {
+        let Some(asker) =
+            platform_id(peer).filter(|_| self.federations.is_member(&federation, peer, now()))
+        else {
+            return SyncResponse::Refused {
+                reason: "not a shared federation".into(),
+            };
+        };
+        if documents.len() > MAX_DOCUMENTS_PER_SYNC {
+            return SyncResponse::Refused {
+                reason: format!(
+                    "{} documents listed, at most {MAX_DOCUMENTS_PER_SYNC} allowed",
+                    documents.len()
+                ),
+            };
+        }
+        let theirs: HashMap<DocId, Vec<ChangeHash>> = documents.into_iter().collect();
+        let mut envelopes = Vec::new();
+        let mut grants = Vec::new();
+        let ids: Vec<DocId> = self.relay.documents(federation).copied().collect();
+        for id in ids {
+            if after.is_some_and(|a| id <= a) || until.is_some_and(|u| id > u) {
+                continue;
+            }
+            if !self.relay_audience(&federation, &id).contains(&asker) {
+                continue;
+            }
+            let mut their_heads = theirs.get(&id).cloned().unwrap_or_default();
+            their_heads.sort();
+            if their_heads == self.relay.heads(&id) {
+                continue;
+            }
+            envelopes.extend(self.relay.missing_from(&id, &their_heads));
+            grants.extend(
+                self.keys
+                    .grants_of(&id)
+                    .into_iter()
+                    .filter(|g| g.recipients().any(|r| *r == asker)),
+            );
+            if envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE {
+                envelopes.truncate(MAX_ENVELOPES_PER_RESPONSE);
+                break;
+            }
+        }
+        SyncResponse::Envelopes { envelopes, grants }
+    }
+
+    /// The relay's anti-entropy requests to a platform: its heads of the documents
+    /// granted to that platform.
+    pub(super) fn relay_sync_requests(
+        &self,
+        peer: &PeerId,
+        federation: FederationId,
+    ) -> Vec<SyncRequest> {
+        let Some(platform) = platform_id(peer) else {
+            return Vec::new();
+        };
+        let heads: Vec<(DocId, Vec<ChangeHash>)> = self
+            .relay
+            .documents(federation)
+            .filter(|id| self.relay_audience(&federation, id).contains(&platform))
+            .map(|id| (*id, self.relay.heads(id)))
+            .collect();
+        let mut requests = Vec::new();
+        let mut after = None;
+        let pages: Vec<&[(DocId, Vec<ChangeHash>)]> =
+            heads.chunks(MAX_DOCUMENTS_PER_SYNC).collect();
+        if pages.is_empty() {
+            return vec![SyncRequest::Documents {
+                federation,
+                after: None,
+                until: None,
+                documents: Vec::new(),
+            }];
+        }
+        for (i, page) in pages.iter().enumerate() {
+            let until = if i + 1 == pages.len() {
+                None
+            } else {
+                page.last().map(|(id, _)| *id)
+            };
+            requests.push(SyncRequest::Documents {
+                federation,
+                after,
+                until,
+                documents: page.to_vec(),
+            });
+            after = until;
+        }
+        requests
+    }
+}
