@@ -18,6 +18,8 @@ pub struct Node {
     pub platform_id: String,
     api: String,
     bootstrap: String,
+    /// A relay (stores and forwards sealed documents; writes no registry entry).
+    pub relay: bool,
 }
 
 /// The testnet: a directory, an administrator, and the nodes it started.
@@ -83,7 +85,7 @@ impl Cluster {
     }
 
     /// Administrator key, federation, N platforms initialised and admitted.
-    pub fn create_federation(&mut self, nodes: usize) -> anyhow::Result<()> {
+    pub fn create_federation(&mut self, nodes: usize, relay: bool) -> anyhow::Result<()> {
         self.tool("fedctl", &["key", "new", "--out", "admin.key"])?;
         self.tool(
             "fedctl",
@@ -98,10 +100,13 @@ impl Cluster {
                 "chain.json",
             ],
         )?;
-        for i in 1..=nodes {
-            let name = format!("platform-{i}");
+        let names = (1..=nodes)
+            .map(|i| (format!("platform-{i}"), false))
+            .chain(relay.then(|| ("relay".to_string(), true)));
+        for (name, relay) in names {
             self.tool("fednode", &["init", "--data-dir", &name, "--name", &name])?;
             let card = format!("{name}/identity.card.json");
+            let role = if relay { "relay" } else { "platform" };
             self.tool(
                 "fedctl",
                 &[
@@ -113,6 +118,8 @@ impl Cluster {
                     "admin.key",
                     "--card",
                     &card,
+                    "--role",
+                    role,
                 ],
             )?;
             self.nodes.push(Node {
@@ -122,6 +129,7 @@ impl Cluster {
                 platform_id: String::new(),
                 api: String::new(),
                 bootstrap: String::new(),
+                relay,
             });
         }
         Ok(())
@@ -192,7 +200,7 @@ impl Cluster {
     /// Every platform writes its own entry in the platforms registry, through its node.
     pub fn write_profiles(&self) -> anyhow::Result<()> {
         let federation = self.federation()?;
-        for node in &self.nodes {
+        for node in self.nodes.iter().filter(|n| !n.relay) {
             let description = format!("{} on loopback", node.name);
             self.fedctl_at(
                 node,
@@ -213,6 +221,51 @@ impl Cluster {
         Ok(())
     }
 
+    /// Occurrences of each of `needles` in every file of the relay's data directory and
+    /// in its log, read after the nodes stopped.
+    pub fn relay_hits(&self, needles: &[&str]) -> usize {
+        let Some(relay) = self.nodes.iter().find(|n| n.relay) else {
+            return 0;
+        };
+        let mut files = vec![self.root.join(format!("{}.log", relay.name))];
+        let mut stack = vec![relay.dir.clone()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        files
+            .iter()
+            .filter_map(|f| std::fs::read(f).ok())
+            .map(|bytes| {
+                needles
+                    .iter()
+                    .map(|n| {
+                        bytes
+                            .windows(n.len())
+                            .filter(|w| *w == n.as_bytes())
+                            .count()
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
+    /// How many sealed private documents the relay holds (as its status says).
+    pub fn relayed_documents(&self) -> u64 {
+        self.nodes
+            .iter()
+            .filter(|n| n.relay)
+            .filter_map(|n| get(n, "/v1/status").ok())
+            .filter_map(|s| s["relayed_documents"].as_u64())
+            .sum()
+    }
+
     /// The nodes, in start order.
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
@@ -229,7 +282,7 @@ impl Cluster {
     pub fn wait_converged(&self, timeout: Duration) -> anyhow::Result<bool> {
         let federation = self.federation()?;
         let path = format!("/v1/federations/{federation}/platforms");
-        let n = self.nodes.len();
+        let n = self.nodes.iter().filter(|n| !n.relay).count();
         Ok(wait_for(timeout, || {
             let views: Vec<Value> = self
                 .nodes

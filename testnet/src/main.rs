@@ -31,6 +31,10 @@ struct Args {
     /// How many platforms (nodes) to run.
     #[arg(long, default_value_t = 4)]
     nodes: usize,
+    /// Add a relay: it stores and forwards the sealed project and export request, and the
+    /// final line counts the sensitive markers found in its files (`relay_plaintext_hits`).
+    #[arg(long)]
+    relay: bool,
     /// Leave the nodes running and their directory in place at the end.
     #[arg(long)]
     keep: bool,
@@ -68,7 +72,7 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     let mut cluster = Cluster::new(root.clone(), args.bin_dir.clone())?;
     cluster.install_interrupt_handler()?;
 
-    cluster.create_federation(args.nodes)?;
+    cluster.create_federation(args.nodes, args.relay)?;
     cluster.start_nodes()?;
     cluster.join_all()?;
 
@@ -79,6 +83,7 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     let convergence_ms = last_write.elapsed().as_millis();
 
     let outcome = scenario::run(&cluster, CONVERGENCE_TIMEOUT)?;
+    let relayed = cluster.relayed_documents();
     cluster.print_table()?;
     if args.keep {
         eprintln!(
@@ -87,17 +92,33 @@ fn run(args: &Args) -> anyhow::Result<bool> {
             root.display()
         );
         cluster.forget_processes();
-    } else {
-        cluster.stop_all();
-        let _ = std::fs::remove_dir_all(&root);
     }
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "nodes": args.nodes,
         "converged": converged,
         "convergence_ms": convergence_ms,
         "projects_visible": outcome.projects_visible,
         "exports_delivered": outcome.exports_delivered,
+        "markers_read_back": outcome.markers_read_back,
     });
+    if args.relay {
+        summary["relayed_documents"] = serde_json::json!(relayed);
+    }
+    if !args.keep {
+        cluster.stop_all();
+        if args.relay {
+            summary["relay_plaintext_hits"] =
+                serde_json::json!(cluster.relay_hits(&scenario::MARKERS));
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    } else if args.relay {
+        summary["relay_plaintext_hits"] = serde_json::json!(cluster.relay_hits(&scenario::MARKERS));
+    }
     println!("{summary}");
-    Ok(converged && (args.nodes < 2 || outcome.exports_delivered == 1))
+    let relay_clean = summary["relay_plaintext_hits"]
+        .as_u64()
+        .is_none_or(|h| h == 0);
+    Ok(converged
+        && relay_clean
+        && (args.nodes < 2 || (outcome.exports_delivered == 1 && outcome.markers_read_back)))
 }

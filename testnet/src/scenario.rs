@@ -10,8 +10,20 @@ use serde_json::{json, Value};
 
 use crate::cluster::{call, get, wait_for, Cluster, Node};
 
+/// Marker strings written in every sensitive field, to search the relay's files for.
+pub const MARKERS: [&str; 6] = [
+    "MRK-TESTNET-PROJECT-NAME",
+    "MRK-TESTNET-PROJECT-DESCRIPTION",
+    "mrk-testnet-person@example.org",
+    "MRK-TESTNET-EXPORT-TITLE",
+    "MRK-TESTNET-EXPORT-DATASET",
+    "MRK-TESTNET-DELIVERY-REFERENCE",
+];
+
 /// What the scenario leaves behind, for the final JSON line.
 pub struct Outcome {
+    /// Whether both platforms read every marker back through their API.
+    pub markers_read_back: bool,
     /// For each node, how many projects it can read, as read back through its API.
     pub projects_visible: BTreeMap<String, usize>,
     /// How many export requests every concerned node reads as `delivered`.
@@ -22,17 +34,21 @@ pub struct Outcome {
 pub fn run(cluster: &Cluster, timeout: Duration) -> anyhow::Result<Outcome> {
     let fed = cluster.federation()?;
     let nodes = cluster.nodes();
+    let platforms: Vec<&Node> = nodes.iter().filter(|n| !n.relay).collect();
     let mut exports_delivered = 0;
-    if let [owner, provider, ..] = nodes {
+    let mut markers_read_back = false;
+    if let [owner, provider, ..] = platforms.as_slice() {
+        let (owner, provider) = (*owner, *provider);
         let project = call(
             owner,
             "POST",
             &format!("/v1/federations/{fed}/projects"),
             Some(&json!({
-                "code": "TESTNET-1", "name": "Testnet cohort",
-                "description": "A project shared between two platforms",
+                "code": "TESTNET-1", "name": MARKERS[0],
+                "description": MARKERS[1],
                 "start_date": null, "end_date": null,
-                "regulatory_frameworks": [], "entities": [], "members": []
+                "regulatory_frameworks": [], "entities": [],
+                "members": [{"name": "Ada Lovelace", "email": MARKERS[2], "role": "PI"}]
             })),
         )?;
         let project = project["id"].as_str().unwrap_or_default().to_string();
@@ -50,7 +66,7 @@ pub fn run(cluster: &Cluster, timeout: Duration) -> anyhow::Result<Outcome> {
             Some(&json!({
                 "provider": provider.platform_id, "project": project,
                 "request": {
-                    "title": "Testnet extract", "dataset": "Every stay of the cohort",
+                    "title": MARKERS[3], "dataset": MARKERS[4],
                     "variables": ["age", "sex"], "period_start": "2024-01-01",
                     "period_end": "2024-12-31", "population": "The cohort",
                     "purpose": "Demonstration", "legal_basis": "Testnet",
@@ -64,11 +80,7 @@ pub fn run(cluster: &Cluster, timeout: Duration) -> anyhow::Result<Outcome> {
             (owner, "submitted", json!({})),
             (provider, "approved", json!({})),
             (provider, "in_preparation", json!({})),
-            (
-                provider,
-                "delivered",
-                json!({"reference": "sftp://testnet/extract-1"}),
-            ),
+            (provider, "delivered", json!({ "reference": MARKERS[5] })),
         ] {
             // The maker must read the previous step before taking the next.
             wait_for(timeout, || get(node, &path).is_ok())?;
@@ -89,6 +101,19 @@ pub fn run(cluster: &Cluster, timeout: Duration) -> anyhow::Result<Outcome> {
         if delivered.is_ok() {
             exports_delivered = 1;
         }
+        let project_path = format!("/v1/federations/{fed}/projects/{project}");
+        markers_read_back = [owner, provider].iter().all(|n| {
+            let text = format!(
+                "{}{}",
+                get(n, &project_path).unwrap_or(Value::Null),
+                get(n, &path).unwrap_or(Value::Null)
+            );
+            let missing: Vec<&&str> = MARKERS.iter().filter(|m| !text.contains(**m)).collect();
+            if !missing.is_empty() {
+                eprintln!("testnet: {} does not read back {missing:?}", n.name);
+            }
+            missing.is_empty()
+        });
         // Let any late push land before counting what each node reads.
         wait_for(timeout, || count_projects(owner, &fed) == 1)?;
     }
@@ -97,6 +122,7 @@ pub fn run(cluster: &Cluster, timeout: Duration) -> anyhow::Result<Outcome> {
         .map(|n| (n.name.clone(), count_projects(n, &fed)))
         .collect();
     Ok(Outcome {
+        markers_read_back,
         projects_visible,
         exports_delivered,
     })
