@@ -23,6 +23,14 @@ pub enum Command {
     Init(InitArgs),
     /// Print this platform's identity card again.
     Id(DataDirArgs),
+    /// Replace this platform's encryption key, with the node stopped.
+    ///
+    /// Writes a new key and a new identity card (printed), and keeps the old key in
+    /// `DIR/retired-keys/` while document keys wrapped for it are still needed. Hand the
+    /// new card to the administrator: `fedctl membership update --platform ID --card
+    /// CARD.json`; once the chain holds it, the owners of shared documents grant their
+    /// keys again for the new key, and the node deletes the retired key.
+    RotateEncryptionKey(DataDirArgs),
     /// Run the node: replicate the federations it has joined and serve the local API.
     ///
     /// Logs go to stderr (filter with RUST_LOG, default `info`). The API URL is written to

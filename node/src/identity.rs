@@ -20,6 +20,8 @@ use crate::keyfile::{self, KeyFileIoError};
 pub const SIGNING_KEY_FILE: &str = "platform.key";
 /// The encryption key file, in the data directory.
 pub const ENCRYPTION_KEY_FILE: &str = "encryption.key";
+/// Where replaced encryption keys wait until nothing needs them, in the data directory.
+pub const RETIRED_DIR: &str = "retired-keys";
 /// The public identity card, in the data directory.
 pub const CARD_FILE: &str = "identity.card.json";
 
@@ -71,6 +73,9 @@ pub enum IdentityError {
     /// A key file problem.
     #[error(transparent)]
     Key(#[from] KeyFileIoError),
+    /// A file of the identity cannot be read or replaced.
+    #[error("cannot update the identity files: {0}")]
+    Io(#[from] std::io::Error),
     /// The directory cannot be created.
     #[error("cannot create data directory {dir}: {error}")]
     Dir {
@@ -98,6 +103,9 @@ pub struct PlatformIdentity {
     pub signing: SigningKey,
     /// The X25519 secret for unwrapping document keys.
     pub encryption: StaticSecret,
+    /// Secrets of encryption keys replaced by [`PlatformIdentity::rotate_encryption`],
+    /// kept (in `RETIRED_DIR`) while document keys wrapped for them are still needed.
+    pub retired: Vec<(PathBuf, StaticSecret)>,
     /// The public card.
     pub card: IdentityCard,
 }
@@ -181,8 +189,49 @@ impl PlatformIdentity {
         Ok(PlatformIdentity {
             signing,
             encryption,
+            retired: Vec::new(),
             card,
         })
+    }
+
+    /// Replaces this platform's encryption key: the current secret moves to
+    /// `RETIRED_DIR`, a new one takes its place, and the identity card is signed again
+    /// with the new public key. The administrator then signs the new card into the chain
+    /// (`fedctl membership update --card`); until then, and until every document key
+    /// wrapped for the old key has been granted again for the new one, the node keeps
+    /// using the retired secret to read.
+    ///
+    /// # Errors
+    ///
+    /// [`IdentityError`] if the directory holds no identity or a file cannot be written.
+    pub fn rotate_encryption(dir: &Path) -> Result<PlatformIdentity, IdentityError> {
+        let old = PlatformIdentity::load(dir)?;
+        let encryption = StaticSecret::from(keyfile::random_secret());
+        let card = IdentityCard::sign(
+            &old.signing,
+            CardFields {
+                encryption_key: EncryptionKey(PublicKey::from(&encryption).to_bytes()),
+                name: old.card.name.clone(),
+                operator: old.card.operator.clone(),
+                addresses: old.card.addresses.clone(),
+            },
+        )?;
+        create_private_dir(&dir.join(RETIRED_DIR))?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let retired = dir
+            .join(RETIRED_DIR)
+            .join(format!("encryption-{stamp}.key"));
+        keyfile::write_secret(&retired, KeyKind::X25519Secret, &old.encryption.to_bytes())?;
+        // The new key and the new card replace the old ones; a crash in between leaves
+        // the retired copy of the old key, from which the operator can restore it.
+        let fresh = dir.join(format!("{ENCRYPTION_KEY_FILE}.new"));
+        let _ = fs::remove_file(&fresh);
+        keyfile::write_secret(&fresh, KeyKind::X25519Secret, &encryption.to_bytes())?;
+        fs::rename(&fresh, dir.join(ENCRYPTION_KEY_FILE))?;
+        crate::fsutil::replace_file(&dir.join(CARD_FILE), card_json(&card).as_bytes())?;
+        PlatformIdentity::load(dir)
     }
 
     /// Loads the identity in `dir`, checking that the card belongs to the keys.
@@ -221,12 +270,30 @@ impl PlatformIdentity {
                 "its encryption_key is not this directory's encryption key",
             ));
         }
+        let retired = load_retired(dir)?;
         Ok(PlatformIdentity {
             signing,
             encryption,
+            retired,
             card,
         })
     }
+}
+
+/// The retired encryption secrets in `dir`, oldest first.
+fn load_retired(dir: &Path) -> Result<Vec<(PathBuf, StaticSecret)>, IdentityError> {
+    let mut paths: Vec<PathBuf> = match fs::read_dir(dir.join(RETIRED_DIR)) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let secret = keyfile::read_secret(&path, KeyKind::X25519Secret)?;
+        out.push((path, StaticSecret::from(secret)));
+    }
+    Ok(out)
 }
 
 /// Reads and verifies an identity card file.

@@ -50,6 +50,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let identity = PlatformIdentity::load(&args.data_dir)?;
             print_stdout(&card_json(&identity.card))?;
         }
+        Command::RotateEncryptionKey(args) => {
+            let identity = PlatformIdentity::rotate_encryption(&args.data_dir)?;
+            print_stdout(&card_json(&identity.card))?;
+            eprintln!(
+                "fednode: new encryption key for {}; have the administrator sign {} into the chain (fedctl membership update --platform {} --card ...)",
+                identity.platform_id(),
+                args.data_dir.join(CARD_FILE).display(),
+                identity.platform_id()
+            );
+        }
         Command::Run(args) => run_node(args)?,
     }
     Ok(())

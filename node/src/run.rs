@@ -92,7 +92,14 @@ pub async fn run(options: RunOptions, shutdown: CancellationToken) -> anyhow::Re
     engine_config.bootstrap = options.bootstrap.clone();
     let (engine, engine_task) = engine::new(
         identity.signing.clone(),
-        identity.encryption.to_bytes(),
+        (
+            identity.encryption.to_bytes(),
+            identity
+                .retired
+                .iter()
+                .map(|(path, secret)| (path.clone(), secret.to_bytes()))
+                .collect(),
+        ),
         store.clone(),
         net_client.clone(),
         engine_config,

@@ -8,6 +8,7 @@
 //! are unwrapped again from the stored grants at start, with the platform's own key.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use ed25519_dalek::SigningKey;
@@ -35,9 +36,19 @@ struct KeyState {
 /// This platform's keys for private documents.
 pub struct Keyring {
     me: PlatformId,
-    secret: [u8; 32],
+    /// The current encryption secret, then the retired ones still kept (see
+    /// `fednode rotate-encryption-key`), each with its public key and file.
+    secrets: RwLock<Vec<Secret>>,
     store: Arc<dyn Store>,
     state: Arc<KeyState>,
+}
+
+/// One of this platform's encryption secrets.
+struct Secret {
+    public: EncryptionKey,
+    secret: [u8; 32],
+    /// Where a retired secret is kept (none for the current one).
+    file: Option<PathBuf>,
 }
 
 /// A grant's store key: document, epoch, then a hash of the grant, so that extensions
@@ -75,11 +86,27 @@ impl Keyring {
     pub fn load(
         me: PlatformId,
         secret: [u8; 32],
+        retired: Vec<(PathBuf, [u8; 32])>,
         store: Arc<dyn Store>,
     ) -> Result<Keyring, EngineError> {
+        let public = |s: &[u8; 32]| {
+            EncryptionKey(
+                x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*s)).to_bytes(),
+            )
+        };
+        let mut secrets = vec![Secret {
+            public: public(&secret),
+            secret,
+            file: None,
+        }];
+        secrets.extend(retired.into_iter().map(|(file, s)| Secret {
+            public: public(&s),
+            secret: s,
+            file: Some(file),
+        }));
         let ring = Keyring {
             me,
-            secret,
+            secrets: RwLock::new(secrets),
             store,
             state: Arc::new(KeyState::default()),
         };
@@ -104,8 +131,22 @@ impl Keyring {
     /// Keeps a grant in memory, unwrapping it if it is for us; true if it was.
     fn remember(&self, grant: KeyGrant) -> bool {
         let mut unwrapped = false;
-        if grant.recipients().any(|p| *p == self.me) {
-            match grant.unwrap(&self.me, &self.secret) {
+        let slot = grant
+            .wrapped
+            .iter()
+            .find(|w| w.platform == self.me)
+            .map(|w| w.encryption_key);
+        let secret = slot.and_then(|key| {
+            self.secrets
+                .read()
+                .ok()
+                .and_then(|s| s.iter().find(|s| s.public == key).map(|s| s.secret))
+        });
+        if let (Some(_), None) = (slot, secret) {
+            warn!(doc = %grant.document.fmt_short(), epoch = grant.epoch, "a key granted to this platform is wrapped for an encryption key it no longer holds");
+        }
+        if let Some(secret) = secret {
+            match grant.unwrap(&self.me, &secret) {
                 Ok(key) => {
                     if let Ok(mut keys) = self.state.keys.write() {
                         keys.insert((grant.document, grant.epoch), key);
@@ -168,6 +209,52 @@ impl Keyring {
         Ok(GrantOutcome::Stored {
             unwrapped: self.remember(grant),
         })
+    }
+
+    /// Deletes the retired encryption secrets nothing needs any more: none is the key the
+    /// chains hold for this platform (`current_keys`), and every epoch key granted for it
+    /// is also granted for the current key. Returns the files deleted.
+    pub fn prune_retired(&self, current_keys: &[EncryptionKey]) -> Vec<PathBuf> {
+        let grants: Vec<KeyGrant> = self
+            .state
+            .grants
+            .read()
+            .map(|g| g.values().flatten().cloned().collect())
+            .unwrap_or_default();
+        let Ok(mut secrets) = self.secrets.write() else {
+            return Vec::new();
+        };
+        let Some(current) = secrets.first().map(|s| s.public) else {
+            return Vec::new();
+        };
+        let mine = |g: &KeyGrant, key: EncryptionKey| {
+            g.wrapped
+                .iter()
+                .any(|w| w.platform == self.me && w.encryption_key == key)
+        };
+        let needed = |key: EncryptionKey| {
+            current_keys.contains(&key)
+                || grants.iter().filter(|g| mine(g, key)).any(|old| {
+                    !grants.iter().any(|g| {
+                        g.document == old.document && g.epoch == old.epoch && mine(g, current)
+                    })
+                })
+        };
+        let mut deleted = Vec::new();
+        secrets.retain(|s| match &s.file {
+            Some(file) if !needed(s.public) => match std::fs::remove_file(file) {
+                Ok(()) => {
+                    deleted.push(file.clone());
+                    false
+                }
+                Err(e) => {
+                    warn!(file = %file.display(), error = %e, "cannot delete a retired key");
+                    true
+                }
+            },
+            _ => true,
+        });
+        deleted
     }
 
     /// Every grant held for a document.

@@ -126,14 +126,14 @@ pub const MAX_AWAITING_KEYS: usize = 4_096;
 /// [`EngineError::Store`] if the stored chains cannot be read.
 pub fn new(
     signing: SigningKey,
-    encryption_secret: [u8; 32],
+    (encryption_secret, retired): ([u8; 32], Vec<(std::path::PathBuf, [u8; 32])>),
     store: Arc<dyn Store>,
     net: NetClient,
     config: EngineConfig,
 ) -> Result<(EngineHandle, Engine), EngineError> {
     let me = PlatformId::from(&signing);
     let federations = Federations::load(me, store.clone())?;
-    let keys = keys::Keyring::load(me, encryption_secret, store.clone())?;
+    let keys = keys::Keyring::load(me, encryption_secret, retired, store.clone())?;
     let mut documents = Documents::new(store.clone());
     documents.set_sealing(keys.sealing());
     let mut relay = relay::RelayStore::new(store);
@@ -209,6 +209,7 @@ impl Engine {
     /// Runs until shutdown or until every handle and the network are gone.
     pub async fn run(mut self, mut events: mpsc::Receiver<NetEvent>, shutdown: CancellationToken) {
         self.refresh_peers().await;
+        self.prune_retired_keys();
         for federation in self.federation_ids() {
             let _ = self.net.join(federation).await;
         }
@@ -355,7 +356,7 @@ impl Engine {
             }
         }
         self.refresh_peers().await;
-        self.rotate_for_departures(*federation).await;
+        self.rekey(*federation).await;
         if let Some(chain) = self.federations.get(federation) {
             let announcement = Announcement::ChainHead {
                 federation: *federation,

@@ -93,6 +93,7 @@ impl Engine {
         after: Option<DocId>,
         until: Option<DocId>,
         documents: Vec<(DocId, Vec<ChangeHash>)>,
+        grants_held: Vec<(DocId, u32)>,
     ) -> SyncResponse {
         let Some(asker) =
             platform_id(peer).filter(|_| self.federations.is_member(&federation, peer, now()))
@@ -110,6 +111,7 @@ impl Engine {
             };
         }
         let theirs: HashMap<DocId, Vec<ChangeHash>> = documents.into_iter().collect();
+        let held: HashMap<DocId, u32> = grants_held.into_iter().collect();
         let mut envelopes = Vec::new();
         let mut grants = Vec::new();
         let ids: Vec<DocId> = self.relay.documents(federation).copied().collect();
@@ -120,18 +122,26 @@ impl Engine {
             if !self.relay_audience(&federation, &id).contains(&asker) {
                 continue;
             }
+            let granted: Vec<_> = self
+                .keys
+                .grants_of(&id)
+                .into_iter()
+                .filter(|g| g.recipients().any(|r| *r == asker))
+                .collect();
             let mut their_heads = theirs.get(&id).cloned().unwrap_or_default();
             their_heads.sort();
-            if their_heads == self.relay.heads(&id) {
+            let same = their_heads == self.relay.heads(&id);
+            let fewer_grants = held
+                .get(&id)
+                .is_none_or(|n| usize::try_from(*n).unwrap_or(usize::MAX) < granted.len());
+            if same && !fewer_grants {
+                continue;
+            }
+            grants.extend(granted);
+            if same {
                 continue;
             }
             envelopes.extend(self.relay.missing_from(&id, &their_heads));
-            grants.extend(
-                self.keys
-                    .grants_of(&id)
-                    .into_iter()
-                    .filter(|g| g.recipients().any(|r| *r == asker)),
-            );
             if envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE {
                 envelopes.truncate(MAX_ENVELOPES_PER_RESPONSE);
                 break;
@@ -166,6 +176,7 @@ impl Engine {
                 after: None,
                 until: None,
                 documents: Vec::new(),
+                grants_held: Vec::new(),
             }];
         }
         for (i, page) in pages.iter().enumerate() {
@@ -174,11 +185,21 @@ impl Engine {
             } else {
                 page.last().map(|(id, _)| *id)
             };
+            let grants_held = page
+                .iter()
+                .map(|(id, _)| {
+                    (
+                        *id,
+                        u32::try_from(self.keys.grants_of(id).len()).unwrap_or(u32::MAX),
+                    )
+                })
+                .collect();
             requests.push(SyncRequest::Documents {
                 federation,
                 after,
                 until,
                 documents: page.to_vec(),
+                grants_held,
             });
             after = until;
         }

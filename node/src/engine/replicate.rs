@@ -245,6 +245,7 @@ impl Engine {
                 after: None,
                 until: None,
                 documents: Vec::new(),
+                grants_held: Vec::new(),
             }];
         }
         while let Some(page) = pages.next() {
@@ -254,11 +255,21 @@ impl Engine {
             } else {
                 page.last().map(|(id, _)| *id)
             };
+            let grants_held = page
+                .iter()
+                .map(|(id, _)| {
+                    (
+                        *id,
+                        u32::try_from(self.keys.grants_of(id).len()).unwrap_or(u32::MAX),
+                    )
+                })
+                .collect();
             requests.push(SyncRequest::Documents {
                 federation,
                 after,
                 until,
                 documents: page.to_vec(),
+                grants_held,
             });
             after = until;
         }
@@ -274,9 +285,17 @@ impl Engine {
         after: Option<DocId>,
         until: Option<DocId>,
         documents: Vec<(DocId, Vec<ChangeHash>)>,
+        grants_held: Vec<(DocId, u32)>,
     ) -> SyncResponse {
         if self.is_relay(&federation) {
-            return self.relay_answer_documents(peer, federation, after, until, documents);
+            return self.relay_answer_documents(
+                peer,
+                federation,
+                after,
+                until,
+                documents,
+                grants_held,
+            );
         }
         let (Some(chain), Some(asker)) = (
             self.federations
@@ -297,32 +316,40 @@ impl Engine {
             };
         }
         let theirs: HashMap<DocId, Vec<ChangeHash>> = documents.into_iter().collect();
+        let held: HashMap<DocId, u32> = grants_held.into_iter().collect();
+        let relay = self
+            .federations
+            .get(&federation)
+            .is_some_and(|c| super::views::relays(c).any(|r| r == asker));
         let mut envelopes = Vec::new();
         let mut grants = Vec::new();
         for (id, mut ours) in self.documents.private_heads_for(federation, &asker, chain) {
             if after.is_some_and(|a| id <= a) || until.is_some_and(|u| id > u) {
                 continue;
             }
+            // The grants that name the asker (a relay gets them all, to forward).
+            let granted: Vec<KeyGrant> = self
+                .keys
+                .grants_of(&id)
+                .into_iter()
+                .filter(|g| relay || g.recipients().any(|r| *r == asker))
+                .collect();
             let their_heads = theirs.get(&id).cloned().unwrap_or_default();
             let mut sorted = their_heads.clone();
             sorted.sort();
             ours.sort();
+            let fewer_grants = held
+                .get(&id)
+                .is_none_or(|n| usize::try_from(*n).unwrap_or(usize::MAX) < granted.len());
+            if sorted == ours && !fewer_grants {
+                continue;
+            }
+            grants.extend(granted);
             if sorted == ours {
                 continue;
             }
             if let Some(doc) = self.documents.get(&id) {
                 envelopes.extend(doc.envelopes_missing_from(&their_heads));
-                // The grants that name the asker (a relay gets them all, to forward).
-                let relay = self
-                    .federations
-                    .get(&federation)
-                    .is_some_and(|c| super::views::relays(c).any(|r| r == asker));
-                grants.extend(
-                    self.keys
-                        .grants_of(&id)
-                        .into_iter()
-                        .filter(|g| relay || g.recipients().any(|r| *r == asker)),
-                );
             }
             if envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE {
                 envelopes.truncate(MAX_ENVELOPES_PER_RESPONSE);

@@ -151,10 +151,14 @@ impl Engine {
                 warn!(error = %e, "cannot record a refusal");
             }
         }
+        let unwrapped = !opened.is_empty();
         for slot in opened {
             for env in self.awaiting_keys.remove(&slot).unwrap_or_default() {
                 self.receive_envelope(env);
             }
+        }
+        if unwrapped {
+            self.prune_retired_keys();
         }
     }
 
@@ -199,16 +203,18 @@ impl Engine {
             .unwrap_or_default()
     }
 
-    /// After a chain change: a document this platform controls whose newest epoch was
-    /// granted to a platform no longer an active member gets a new epoch without it.
-    pub(super) async fn rotate_for_departures(&mut self, federation: FederationId) {
+    /// After a chain change, for each document this platform controls: a new epoch
+    /// without a platform that is no longer an active member; every epoch granted again
+    /// to a party whose encryption key the chain now holds anew (a rotated key). Then the
+    /// retired secrets nothing needs any more are deleted.
+    pub(super) async fn rekey(&mut self, federation: FederationId) {
         let me = self.me();
         let now = now();
         let Some(chain) = self.federations.get(&federation) else {
             return;
         };
         let state = chain.state();
-        let departed: Vec<DocId> = self
+        let controlled: Vec<DocId> = self
             .documents
             .views(federation)
             .filter(|(_, v)| match v {
@@ -216,13 +222,39 @@ impl Engine {
                 View::Export(e) => e.requester == me,
             })
             .map(|(id, _)| *id)
-            .filter(|id| {
-                self.keys
-                    .granted_to(id)
-                    .iter()
-                    .any(|p| !state.is_member(p, now))
-            })
             .collect();
+        let mut departed = Vec::new();
+        let mut rekeyed = Vec::new();
+        for document in controlled {
+            if self
+                .keys
+                .granted_to(&document)
+                .iter()
+                .any(|p| !state.is_member(p, now))
+            {
+                departed.push(document);
+            }
+            let newest = self.keys.newest_epoch(&document);
+            let grants = self.keys.grants_of(&document);
+            for party in self.parties(&document) {
+                let Some(key) = state
+                    .members
+                    .get(&party)
+                    .filter(|_| state.is_member(&party, now))
+                    .map(|m| m.card.encryption_key)
+                else {
+                    continue;
+                };
+                let current = grants.iter().filter(|g| Some(g.epoch) == newest).any(|g| {
+                    g.wrapped
+                        .iter()
+                        .any(|w| w.platform == party && w.encryption_key == key)
+                });
+                if !current {
+                    rekeyed.push((document, party));
+                }
+            }
+        }
         for document in departed {
             let parties = self.parties(&document);
             match self.start_epoch(federation, document, None, &parties) {
@@ -235,6 +267,33 @@ impl Engine {
                     warn!(doc = %document.fmt_short(), error = %e, "cannot start a new epoch")
                 }
             }
+        }
+        for (document, party) in rekeyed {
+            match self.extend_epochs(federation, document, party) {
+                Ok(grants) if !grants.is_empty() => {
+                    info!(doc = %document.fmt_short(), platform = %party.fmt_short(), "document keys granted again for a new encryption key");
+                    let audience = self.audience(&document);
+                    self.push(federation, &audience, Vec::new(), grants).await;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(doc = %document.fmt_short(), error = %e, "cannot grant the keys again")
+                }
+            }
+        }
+        self.prune_retired_keys();
+    }
+
+    /// Deletes the retired encryption secrets nothing needs any more.
+    pub(super) fn prune_retired_keys(&self) {
+        let me = self.me();
+        let current: Vec<EncryptionKey> = self
+            .federations
+            .iter()
+            .filter_map(|(_, c)| c.state().members.get(&me).map(|m| m.card.encryption_key))
+            .collect();
+        for file in self.keys.prune_retired(&current) {
+            info!(file = %file.display(), "retired encryption key deleted: every document key is granted for the new one");
         }
     }
 }

@@ -27,7 +27,8 @@ impl Engine {
                 after,
                 until,
                 documents,
-            } => self.answer_documents(peer, federation, after, until, documents),
+                grants_held,
+            } => self.answer_documents(peer, federation, after, until, documents, grants_held),
             SyncRequest::Document {
                 federation,
                 document,

@@ -71,6 +71,11 @@ pub enum SyncRequest {
         until: Option<DocId>,
         /// The requester's heads of the documents it holds in that range.
         documents: Vec<(DocId, Vec<ChangeHash>)>,
+        /// How many key grants the requester holds of each of those documents: the
+        /// responder sends its own when it holds more (a grant refused while the
+        /// requester's chain lagged, say, comes again).
+        #[serde(default)]
+        grants_held: Vec<(DocId, u32)>,
     },
     /// "Here are new changes of documents whose audience includes you."
     Push {
