@@ -29,7 +29,7 @@ use fed_crdt::registry::Document;
 use fed_crdt::seal::{open_payload, seal_envelope, sealed_epoch, EpochKey, KeyGrant};
 use fed_e2e::{wait_until, Admin, TestNode};
 use fednode::net::protocol::{
-    SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_PUSH,
+    SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_PUSH, MAX_GRANTS_PER_PUSH,
 };
 use serde_json::json;
 
@@ -333,6 +333,15 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
     )
     .expect("a grant");
     substituted.sign(&mallory.key);
+    let flood = SyncRequest::Push {
+        federation,
+        envelopes: Vec::new(),
+        grants: vec![substituted.clone(); MAX_GRANTS_PER_PUSH + 1],
+    };
+    match mallory.request(&a, flood) {
+        Ok(SyncResponse::Refused { reason }) => assert!(reason.contains("at most"), "{reason}"),
+        other => panic!("a push of too many grants is refused: {other:?}"),
+    }
     let grant_push = SyncRequest::Push {
         federation,
         envelopes: Vec::new(),
