@@ -41,6 +41,7 @@ pub struct Keyring {
     secrets: RwLock<Vec<Secret>>,
     store: Arc<dyn Store>,
     state: Arc<KeyState>,
+    max_grants: usize,
 }
 
 /// One of this platform's encryption secrets.
@@ -109,6 +110,7 @@ impl Keyring {
             secrets: RwLock::new(secrets),
             store,
             state: Arc::new(KeyState::default()),
+            max_grants: MAX_GRANTS_PER_DOCUMENT,
         };
         for (key, value) in ring.store.scan_prefix(Tree::Keys, b"", usize::MAX)? {
             match serde_json::from_slice::<KeyGrant>(&value) {
@@ -121,6 +123,12 @@ impl Keyring {
             }
         }
         Ok(ring)
+    }
+
+    /// The same keyring, keeping at most `max` grants per document.
+    pub fn with_max_grants(mut self, max: usize) -> Keyring {
+        self.max_grants = max;
+        self
     }
 
     /// The [`Sealing`] that private documents open their payloads with.
@@ -190,10 +198,11 @@ impl Keyring {
         if grant.federation != chain.federation() {
             return Err(refusal("the grant is for another federation".into()));
         }
-        if known.len() >= MAX_GRANTS_PER_DOCUMENT {
+        if known.len() >= self.max_grants {
             return Err(refusal(format!(
-                "the document has {} grants, the most kept ({MAX_GRANTS_PER_DOCUMENT})",
-                known.len()
+                "the document has {} grants, the most kept ({})",
+                known.len(),
+                self.max_grants
             )));
         }
         grant.check(chain).map_err(|e| refusal(e.to_string()))?;
@@ -396,5 +405,62 @@ impl Sealing for NodeSealing {
             Some(reason) => Err(env.refusal(RefusalCheck::Epoch, reason)),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::sample_chain;
+    use crate::store::MemoryStore;
+    use fed_crdt::ids::DocKind;
+
+    #[test]
+    fn grants_are_checked_kept_once_and_capped() {
+        let chain = Chain::from_records(sample_chain(1)).expect("chain");
+        let owner = SigningKey::from_bytes(&[101; 32]);
+        let other = PlatformId::from(&SigningKey::from_bytes(&[102; 32]));
+        let other_key = chain.state().members[&other].card.encryption_key;
+        let ring = Keyring::load(
+            PlatformId::from(&owner),
+            [5; 32],
+            Vec::new(),
+            Arc::new(MemoryStore::default()),
+        )
+        .expect("keyring")
+        .with_max_grants(1);
+        let doc = DocId::random(DocKind::Project, [1; 16]);
+        let grant = |epoch: u32, key: EncryptionKey| {
+            KeyGrant::new(
+                &owner,
+                chain.federation(),
+                doc,
+                epoch,
+                None,
+                &EpochKey([epoch as u8; 32]),
+                &[(other, key)],
+                &mut rand::rng(),
+            )
+            .expect("grant")
+        };
+        // A key the chain does not hold for that platform.
+        let substituted = ring
+            .receive(&chain, grant(0, EncryptionKey([42; 32])))
+            .expect_err("refused");
+        assert_eq!(substituted.check, RefusalCheck::Grant);
+        assert!(substituted.reason.contains("key"), "{}", substituted.reason);
+        assert!(ring.grants_of(&doc).is_empty(), "nothing kept of it");
+        let first = grant(0, other_key);
+        assert_eq!(
+            ring.receive(&chain, first.clone()),
+            Ok(GrantOutcome::Stored { unwrapped: false })
+        );
+        assert_eq!(ring.receive(&chain, first), Ok(GrantOutcome::Known));
+        assert_eq!(ring.granted_to(&doc), vec![other]);
+        let over = ring
+            .receive(&chain, grant(1, other_key))
+            .expect_err("capped");
+        assert!(over.reason.contains("the most kept (1)"), "{}", over.reason);
+        assert_eq!(ring.newest_epoch(&doc), Some(0));
     }
 }

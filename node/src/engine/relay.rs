@@ -34,6 +34,7 @@ struct Sealed {
 pub struct RelayStore {
     store: Arc<dyn Store>,
     docs: BTreeMap<DocId, Sealed>,
+    max_per_document: usize,
 }
 
 /// What became of an envelope given to the relay.
@@ -83,6 +84,15 @@ impl RelayStore {
         RelayStore {
             store,
             docs: BTreeMap::new(),
+            max_per_document: MAX_RELAYED_ENVELOPES_PER_DOCUMENT,
+        }
+    }
+
+    /// The same, keeping at most `max` envelopes per document.
+    pub fn with_max_per_document(store: Arc<dyn Store>, max: usize) -> RelayStore {
+        RelayStore {
+            max_per_document: max,
+            ..RelayStore::new(store)
         }
     }
 
@@ -124,7 +134,7 @@ impl RelayStore {
             .docs
             .get(&env.document)
             .map_or(0, |d| d.envelopes.len());
-        if held >= MAX_RELAYED_ENVELOPES_PER_DOCUMENT {
+        if held >= self.max_per_document {
             return Err(Box::new(env.refusal(
                 RefusalCheck::Size,
                 format!("the relay holds {held} envelopes of this document, the most it keeps"),
@@ -220,3 +230,7 @@ impl RelayStore {
         out
     }
 }
+
+#[cfg(test)]
+#[path = "relay_tests.rs"]
+mod tests;
