@@ -481,3 +481,59 @@ impl Admin {
         assert_eq!(out.code, 0, "publish: {}", out.stderr);
     }
 }
+
+/// How many times `needle` occurs, as raw bytes, in `files` and in every file under `dirs`.
+pub fn occurrences(dirs: &[&Path], files: &[&Path], needle: &str) -> usize {
+    let mut all: Vec<PathBuf> = files.iter().map(|p| p.to_path_buf()).collect();
+    let mut stack: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                all.push(path);
+            }
+        }
+    }
+    all.iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .map(|bytes| {
+            bytes
+                .windows(needle.len())
+                .filter(|w| *w == needle.as_bytes())
+                .count()
+        })
+        .sum()
+}
+
+impl TestNode {
+    /// Creates a project through the API (it must answer 201) and returns its id.
+    pub fn create_project(&self, federation: &str, body: &serde_json::Value) -> String {
+        let (status, created) = self.call(
+            "POST",
+            &format!("/v1/federations/{federation}/projects"),
+            Some(&body.to_string()),
+            true,
+        );
+        assert_eq!(status, 201, "create: {created}");
+        created["id"].as_str().expect("project id").to_string()
+    }
+
+    /// Shares a project with `platform` (`read` or `write`); returns the API's answer.
+    pub fn share(
+        &self,
+        federation: &str,
+        project: &str,
+        platform: &str,
+        access: &str,
+    ) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({"recipients": [{"platform_id": platform, "access": access}]});
+        self.call(
+            "POST",
+            &format!("/v1/federations/{federation}/projects/{project}/share"),
+            Some(&body.to_string()),
+            true,
+        )
+    }
+}

@@ -90,22 +90,9 @@ fn share(
     )
 }
 
-/// Every file under `dir`, searched for `needle` as raw bytes.
+/// Whether any file under `dir` holds `needle` as raw bytes.
 fn files_contain(dir: &Path, needle: &str) -> bool {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    return true;
-                }
-            }
-        }
-    }
-    false
+    fed_e2e::occurrences(&[dir], &[], needle) > 0
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use fed_e2e::{wait_until, Admin, TestNode};
+use fed_e2e::{occurrences, wait_until, Admin, TestNode};
 use serde_json::{json, Value};
 
 /// Marker strings written in every sensitive field.
@@ -19,32 +19,6 @@ const MARKERS: [&str; 8] = [
     "MRK-EXPORT-PURPOSE-c3d7",
     "MRK-EXPORT-COMMENT-e24f",
 ];
-
-/// How many times `needle` occurs in the files under `dir` and in `extra` files.
-fn occurrences(dir: &Path, extra: &[&Path], needle: &str) -> usize {
-    let mut files: Vec<std::path::PathBuf> = extra.iter().map(|p| p.to_path_buf()).collect();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-        .iter()
-        .filter_map(|f| std::fs::read(f).ok())
-        .map(|bytes| {
-            bytes
-                .windows(needle.len())
-                .filter(|w| *w == needle.as_bytes())
-                .count()
-        })
-        .sum()
-}
 
 fn relayed(relay: &TestNode) -> u64 {
     relay.get("/v1/status")["relayed_documents"]
@@ -163,7 +137,7 @@ fn two_platforms_never_online_together_exchange_through_a_relay_that_reads_nothi
     let log = dir_r.with_extension("log");
     for marker in MARKERS {
         assert_eq!(
-            occurrences(&dir_r, &[&log], marker),
+            occurrences(&[&dir_r], &[&log], marker),
             0,
             "{marker} found at the relay"
         );
@@ -193,5 +167,5 @@ fn dir_platform(dir: &Path) -> String {
 
 /// Whether the relay's files name the document (its envelopes are stored by id).
 fn relayed_ids_present(dir: &Path, id: &str) -> bool {
-    occurrences(dir, &[], id) > 0
+    occurrences(&[dir], &[], id) > 0
 }

@@ -166,43 +166,6 @@ impl Engine {
             .filter(|id| self.relay_audience(&federation, id).contains(&platform))
             .map(|id| (*id, self.relay.heads(id)))
             .collect();
-        let mut requests = Vec::new();
-        let mut after = None;
-        let pages: Vec<&[(DocId, Vec<ChangeHash>)]> =
-            heads.chunks(MAX_DOCUMENTS_PER_SYNC).collect();
-        if pages.is_empty() {
-            return vec![SyncRequest::Documents {
-                federation,
-                after: None,
-                until: None,
-                documents: Vec::new(),
-                grants_held: Vec::new(),
-            }];
-        }
-        for (i, page) in pages.iter().enumerate() {
-            let until = if i + 1 == pages.len() {
-                None
-            } else {
-                page.last().map(|(id, _)| *id)
-            };
-            let grants_held = page
-                .iter()
-                .map(|(id, _)| {
-                    (
-                        *id,
-                        u32::try_from(self.keys.grants_of(id).len()).unwrap_or(u32::MAX),
-                    )
-                })
-                .collect();
-            requests.push(SyncRequest::Documents {
-                federation,
-                after,
-                until,
-                documents: page.to_vec(),
-                grants_held,
-            });
-            after = until;
-        }
-        requests
+        self.paged_sync_requests(federation, heads)
     }
 }

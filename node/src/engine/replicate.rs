@@ -236,10 +236,20 @@ impl Engine {
         let heads = self
             .documents
             .private_heads_for(federation, &platform, chain);
-        let mut requests = Vec::new();
-        let mut after = None;
-        let mut pages = heads.chunks(MAX_DOCUMENTS_PER_SYNC).peekable();
-        if pages.peek().is_none() {
+        self.paged_sync_requests(federation, heads)
+    }
+
+    /// The [`SyncRequest::Documents`] listing `heads` (in id order), by pages of
+    /// [`MAX_DOCUMENTS_PER_SYNC`] with their id ranges, and how many grants we hold of
+    /// each; one empty request when there is nothing to list.
+    pub(super) fn paged_sync_requests(
+        &self,
+        federation: FederationId,
+        heads: Vec<(DocId, Vec<ChangeHash>)>,
+    ) -> Vec<SyncRequest> {
+        let pages: Vec<&[(DocId, Vec<ChangeHash>)]> =
+            heads.chunks(MAX_DOCUMENTS_PER_SYNC).collect();
+        if pages.is_empty() {
             return vec![SyncRequest::Documents {
                 federation,
                 after: None,
@@ -248,9 +258,10 @@ impl Engine {
                 grants_held: Vec::new(),
             }];
         }
-        while let Some(page) = pages.next() {
-            let last = pages.peek().is_none();
-            let until = if last {
+        let mut requests = Vec::new();
+        let mut after = None;
+        for (i, page) in pages.iter().enumerate() {
+            let until = if i + 1 == pages.len() {
                 None
             } else {
                 page.last().map(|(id, _)| *id)
@@ -258,10 +269,8 @@ impl Engine {
             let grants_held = page
                 .iter()
                 .map(|(id, _)| {
-                    (
-                        *id,
-                        u32::try_from(self.keys.grants_of(id).len()).unwrap_or(u32::MAX),
-                    )
+                    let held = self.keys.grants_of(id).len();
+                    (*id, u32::try_from(held).unwrap_or(u32::MAX))
                 })
                 .collect();
             requests.push(SyncRequest::Documents {
