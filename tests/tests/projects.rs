@@ -105,6 +105,17 @@ fn projects_follow_the_reference_rules_and_reach_only_their_audience() {
     let federation = admin.federation();
     let fed = federation.as_str();
     catalog(&admin, &[&a, &b, &c], fed);
+    // The catalog a project can name, as every node reads it from the chain.
+    for (part, id) in [
+        ("regulatory-frameworks", "mr-004"),
+        ("entity-types", "hospital"),
+        ("entities", "aphp"),
+    ] {
+        let listed = b.get(&format!("/v1/federations/{fed}/{part}"));
+        assert_eq!(listed[0]["id"], id, "{part}: {listed}");
+    }
+    let recipients = a.get(&format!("/v1/federations/{fed}/share-recipients"));
+    assert_eq!(recipients.as_array().map(Vec::len), Some(2), "{recipients}");
 
     // The owner creates two projects; it alone sees them.
     let p1 = create(&a, fed, &project("COHORT-1", "Cohort one"));

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use fed_crdt::chain::body::{Entity, EntityType, RegulatoryFramework, Role};
-use fed_crdt::chain::state::MemberStatus;
+use fed_crdt::chain::state::{Catalog, MemberStatus};
 use fed_crdt::ids::{DocId, PlatformId};
 use fed_crdt::registry::projects::{Access, Project};
 use serde::de::DeserializeOwned;
@@ -170,13 +170,22 @@ pub async fn unshare(
         .await?)
 }
 
+/// One part of a federation's catalog, as a list.
+async fn catalog_part<T>(
+    state: &AppState,
+    id: &str,
+    part: impl FnOnce(Catalog) -> std::collections::BTreeMap<String, T>,
+) -> Result<Json<Vec<T>>, ApiError> {
+    let catalog = state.engine.catalog(parse_federation(id)?).await?;
+    Ok(Json(part(catalog).into_values().collect()))
+}
+
 /// `GET /v1/federations/{id}/regulatory-frameworks`
 pub async fn frameworks(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<RegulatoryFramework>>, ApiError> {
-    let catalog = state.engine.catalog(parse_federation(&id)?).await?;
-    Ok(Json(catalog.frameworks.into_values().collect()))
+    catalog_part(&state, &id, |c| c.frameworks).await
 }
 
 /// `GET /v1/federations/{id}/entity-types`
@@ -184,8 +193,7 @@ pub async fn entity_types(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<EntityType>>, ApiError> {
-    let catalog = state.engine.catalog(parse_federation(&id)?).await?;
-    Ok(Json(catalog.entity_types.into_values().collect()))
+    catalog_part(&state, &id, |c| c.entity_types).await
 }
 
 /// `GET /v1/federations/{id}/entities`
@@ -193,8 +201,7 @@ pub async fn entities(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Entity>>, ApiError> {
-    let catalog = state.engine.catalog(parse_federation(&id)?).await?;
-    Ok(Json(catalog.entities.into_values().collect()))
+    catalog_part(&state, &id, |c| c.entities).await
 }
 
 /// A platform a project can be shared with.
