@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use fed_crdt::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
-use fed_crdt::ids::{DocId, FederationId};
+use fed_crdt::ids::{DocId, FederationId, PlatformId};
 use fed_crdt::keys::KeyKind;
 use fed_crdt::registry::document::Sealing;
 use fed_crdt::registry::exports::{create_export, read_export, ExportRequest};
@@ -67,6 +67,7 @@ impl Sealing for MalloryKeys {
         &self,
         _: &ChangeEnvelope,
         _: &dyn Fn(&fed_crdt::ids::ChangeHash) -> bool,
+        _: Option<PlatformId>,
     ) -> Result<(), Refusal> {
         Ok(())
     }
@@ -392,6 +393,45 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
     wait_until("the same change under the new epoch is accepted", || {
         a.get(&path)["description"] == "after the unshare"
     });
+
+    // Removed in turn, Mallory grants a later "epoch" of her own to the owner, hoping it
+    // will seal what it writes next with a key she knows: only the owner's grants count.
+    let (status, _) = a.call(
+        "DELETE",
+        &format!("{path}/shares/{}", mallory.id),
+        None,
+        true,
+    );
+    assert_eq!(status, 200);
+    let owner_key = chain.state().members[&platform_id(&a)].card.encryption_key;
+    let rogue = KeyGrant::new(
+        &mallory.key,
+        federation,
+        id,
+        9,
+        None,
+        &EpochKey([9; 32]),
+        &[(platform_id(&a), owner_key)],
+        &mut rand::rng(),
+    )
+    .expect("a grant");
+    let request = SyncRequest::Push {
+        federation,
+        envelopes: Vec::new(),
+        grants: vec![rogue],
+    };
+    assert!(matches!(
+        mallory.request(&a, request),
+        Ok(SyncResponse::Received)
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (status, _) = a.call(
+        "PATCH",
+        &path,
+        Some(&json!({"description": "after mallory left"}).to_string()),
+        true,
+    );
+    assert_eq!(status, 200);
     // Over the request limits: refused whole, nothing of them handled.
     let too_many = SyncRequest::Push {
         federation,
@@ -496,6 +536,29 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
     ));
     push_refused(&mallory, &[&a], &skip, "rule");
     assert_eq!(a.get(&export_path)["state"], "draft");
+    // What the owner wrote after Mallory left is sealed under its own epoch 2, never
+    // under Mallory's epoch 9.
+    let mut a = a;
+    assert_eq!(a.stop(), 0);
+    let store = fednode::store::SledStore::open(
+        &honest_dirs[0].join(fednode::run::STORE_DIR),
+        fednode::store::StoreConfig::default(),
+    )
+    .expect("the owner's store");
+    let epochs: Vec<u32> = fednode::store::Store::scan_prefix(
+        &store,
+        fednode::store::Tree::Envelopes,
+        format!("{id}/").as_bytes(),
+        usize::MAX,
+    )
+    .expect("envelopes")
+    .into_iter()
+    .filter_map(|(_, v)| serde_json::from_slice::<ChangeEnvelope>(&v).ok())
+    .filter_map(|e| sealed_epoch(&e.payload))
+    .collect();
+    assert_eq!(epochs.iter().max(), Some(&2), "{epochs:?}");
+    drop(store);
+
     // Outside the request's audience, the other honest platforms hold nothing of it.
     for n in [&b, &c] {
         assert_eq!(n.get(&format!("/v1/federations/{fed}/exports")), json!([]));

@@ -29,8 +29,35 @@ pub const MAX_GRANTS_PER_DOCUMENT: usize = 4_096;
 /// What the documents and the engine share: epoch keys and grants, by document.
 #[derive(Default)]
 struct KeyState {
-    keys: RwLock<HashMap<(DocId, u32), EpochKey>>,
+    /// Unwrapped epoch keys, with the author of the grant that carried each.
+    keys: RwLock<HashMap<(DocId, u32), Vec<(PlatformId, EpochKey)>>>,
     grants: RwLock<HashMap<DocId, Vec<KeyGrant>>>,
+    /// Each readable document's controller (project owner, export requester): only its
+    /// grants decide which key this platform writes with and which epochs supersede
+    /// others. Another member's grant (a platform removed from the document, say) is
+    /// kept but never trusted for that.
+    controllers: RwLock<HashMap<DocId, PlatformId>>,
+}
+
+impl KeyState {
+    fn controller(&self, document: &DocId) -> Option<PlatformId> {
+        self.controllers
+            .read()
+            .ok()
+            .and_then(|c| c.get(document).copied())
+    }
+
+    /// The grants of a document that count: its controller's once it is known.
+    fn trusted_grants(&self, document: &DocId) -> Vec<KeyGrant> {
+        let controller = self.controller(document);
+        self.grants
+            .read()
+            .map(|g| g.get(document).cloned().unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| controller.is_none_or(|c| g.author == c))
+            .collect()
+    }
 }
 
 /// This platform's keys for private documents.
@@ -157,7 +184,10 @@ impl Keyring {
             match grant.unwrap(&self.me, &secret) {
                 Ok(key) => {
                     if let Ok(mut keys) = self.state.keys.write() {
-                        keys.insert((grant.document, grant.epoch), key);
+                        let slot = keys.entry((grant.document, grant.epoch)).or_default();
+                        if !slot.iter().any(|(a, _)| *a == grant.author) {
+                            slot.push((grant.author, key));
+                        }
                         unwrapped = true;
                     }
                 }
@@ -275,46 +305,59 @@ impl Keyring {
             .unwrap_or_default()
     }
 
-    /// Whether this platform holds the key of an epoch.
+    /// Records a document's controller, read from the document itself.
+    pub fn set_controller(&self, document: DocId, controller: PlatformId) {
+        if let Ok(mut c) = self.state.controllers.write() {
+            c.insert(document, controller);
+        }
+    }
+
+    /// Whether this platform holds a key of an epoch (from any grant).
     pub fn has_key(&self, document: &DocId, epoch: u32) -> bool {
         self.state
             .keys
             .read()
-            .is_ok_and(|k| k.contains_key(&(*document, epoch)))
+            .is_ok_and(|k| k.get(&(*document, epoch)).is_some_and(|v| !v.is_empty()))
     }
 
-    /// The newest epoch of a document this platform holds the key of.
-    pub fn current(&self, document: &DocId) -> Option<(u32, EpochKey)> {
-        let keys = self.state.keys.read().ok()?;
-        keys.iter()
-            .filter(|((d, _), _)| d == document)
-            .max_by_key(|((_, e), _)| *e)
-            .map(|((_, e), k)| (*e, k.clone()))
-    }
-
-    /// Every epoch key held for a document, by epoch.
+    /// The epoch keys of a document from trusted grants (see [`KeyState::trusted_grants`]).
     pub fn epochs(&self, document: &DocId) -> BTreeMap<u32, EpochKey> {
+        let controller = self.state.controller(document);
         self.state
             .keys
             .read()
             .map(|k| {
                 k.iter()
                     .filter(|((d, _), _)| d == document)
-                    .map(|((_, e), key)| (*e, key.clone()))
+                    .filter_map(|((_, e), keys)| {
+                        keys.iter()
+                            .find(|(author, _)| controller.is_none_or(|c| *author == c))
+                            .map(|(_, key)| (*e, key.clone()))
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    /// The newest epoch any grant of the document names (held or not).
+    /// The newest trusted epoch of a document this platform holds the key of: the one it
+    /// writes with.
+    pub fn current(&self, document: &DocId) -> Option<(u32, EpochKey)> {
+        self.epochs(document).into_iter().next_back()
+    }
+
+    /// The newest epoch a trusted grant of the document names (held or not).
     pub fn newest_epoch(&self, document: &DocId) -> Option<u32> {
-        self.grants_of(document).iter().map(|g| g.epoch).max()
+        self.state
+            .trusted_grants(document)
+            .iter()
+            .map(|g| g.epoch)
+            .max()
     }
 
     /// The platforms the newest epoch's key is granted to: who may receive the document,
     /// as a relay (which reads no document) knows it.
     pub fn granted_to(&self, document: &DocId) -> Vec<PlatformId> {
-        let grants = self.grants_of(document);
+        let grants = self.state.trusted_grants(document);
         let Some(newest) = grants.iter().map(|g| g.epoch).max() else {
             return Vec::new();
         };
@@ -367,40 +410,46 @@ impl Sealing for NodeSealing {
         let Some(epoch) = sealed_epoch(&env.payload) else {
             return Err(env.refusal(RefusalCheck::Decrypt, "the sealed payload is malformed"));
         };
-        let key = self
+        let keys = self
             .0
             .keys
             .read()
             .ok()
-            .and_then(|k| k.get(&(env.document, epoch)).cloned());
-        let Some(key) = key else {
+            .and_then(|k| k.get(&(env.document, epoch)).cloned())
+            .unwrap_or_default();
+        if keys.is_empty() {
             return Err(env.refusal(
                 RefusalCheck::Epoch,
                 format!("sealed under epoch {epoch}, for which this platform holds no key"),
             ));
-        };
-        open_payload(env, &key).map_err(|e| {
-            env.refusal(
-                RefusalCheck::Decrypt,
-                format!("the payload does not open under the key of epoch {epoch}: {e}"),
-            )
-        })
+        }
+        // More than one key for an epoch only if some member granted its own: whichever
+        // opens the payload, the envelope's signature and the rules decide the rest.
+        keys.iter()
+            .find_map(|(_, key)| open_payload(env, key).ok())
+            .ok_or_else(|| {
+                env.refusal(
+                    RefusalCheck::Decrypt,
+                    format!("the payload does not open under the key of epoch {epoch}"),
+                )
+            })
     }
 
     fn check_epoch(
         &self,
         env: &ChangeEnvelope,
         depends_on: &dyn Fn(&ChangeHash) -> bool,
+        creator: Option<PlatformId>,
     ) -> Result<(), Refusal> {
         let Some(epoch) = sealed_epoch(&env.payload) else {
             return Ok(());
         };
-        let grants = self
-            .0
-            .grants
-            .read()
-            .map(|g| g.get(&env.document).cloned().unwrap_or_default())
-            .unwrap_or_default();
+        if let Some(creator) = creator {
+            if let Ok(mut c) = self.0.controllers.write() {
+                c.insert(env.document, creator);
+            }
+        }
+        let grants = self.0.trusted_grants(&env.document);
         match superseded_epoch(epoch, &grants, depends_on) {
             Some(reason) => Err(env.refusal(RefusalCheck::Epoch, reason)),
             None => Ok(()),

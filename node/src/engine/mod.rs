@@ -209,6 +209,19 @@ impl Engine {
     /// Runs until shutdown or until every handle and the network are gone.
     pub async fn run(mut self, mut events: mpsc::Receiver<NetEvent>, shutdown: CancellationToken) {
         self.refresh_peers().await;
+        let held: Vec<fed_crdt::ids::DocId> = self
+            .federation_ids()
+            .into_iter()
+            .flat_map(|f| {
+                self.documents
+                    .views(f)
+                    .map(|(id, _)| *id)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for document in held {
+            self.note_controller(&document);
+        }
         self.prune_retired_keys();
         for federation in self.federation_ids() {
             let _ = self.net.join(federation).await;

@@ -17,10 +17,13 @@ impl Engine {
             return MessageAcceptance::Ignore;
         };
         let change = env.change_hash;
+        let document = env.document;
         if self.documents.refused_for_good(&env.document, &change) {
             return MessageAcceptance::Reject;
         }
-        match self.documents.receive(chain, env) {
+        let received = self.documents.receive(chain, env);
+        self.note_controller(&document);
+        match received {
             Ok(received) => {
                 if received.refused.iter().any(|r| r.change_hash == change) {
                     MessageAcceptance::Reject
@@ -35,6 +38,13 @@ impl Engine {
                 warn!(error = %e, "cannot store a received change");
                 MessageAcceptance::Ignore
             }
+        }
+    }
+
+    /// Tells the keyring whose grants count for a private document, once it reads.
+    pub(super) fn note_controller(&self, document: &DocId) {
+        if let Some(view) = self.documents.view(document) {
+            self.keys.set_controller(*document, view.controller());
         }
     }
 

@@ -48,6 +48,7 @@ impl Engine {
             .unwrap_or_default();
         let change = env.change_hash;
         let received = self.documents.receive(chain, env.clone())?;
+        self.note_controller(&env.document);
         if let Some(refusal) = received.refused.iter().find(|r| r.change_hash == change) {
             return Err(EngineError::Refused(refusal.to_string()));
         }

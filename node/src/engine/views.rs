@@ -34,6 +34,15 @@ impl View {
         }
     }
 
+    /// The platform that draws the document's keys: a project's owner, an export
+    /// request's requester.
+    pub fn controller(&self) -> PlatformId {
+        match self {
+            View::Project(p) => p.owner,
+            View::Export(e) => e.requester,
+        }
+    }
+
     /// The platforms the document concerns (without relays).
     pub fn parties(&self) -> BTreeSet<PlatformId> {
         match self {

@@ -12,7 +12,7 @@ use automerge::Change;
 use super::{history, Document, Entry};
 use crate::envelope::check::{decode, decode_bytes};
 use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
-use crate::ids::ChangeHash;
+use crate::ids::{ChangeHash, PlatformId};
 use crate::seal::is_sealed;
 
 /// What a document needs of whoever holds the keys.
@@ -27,7 +27,8 @@ pub trait Sealing: Send + Sync {
 
     /// Refuses (check `epoch`) a change sealed under an epoch that a later epoch had
     /// replaced by the time of its dependencies; `depends_on` says whether a change is
-    /// among them (or their ancestors).
+    /// among them (or their ancestors). `creator` is the author of the document's
+    /// accepted first change (its controller), whose key grants alone count.
     ///
     /// # Errors
     ///
@@ -36,6 +37,7 @@ pub trait Sealing: Send + Sync {
         &self,
         env: &ChangeEnvelope,
         depends_on: &dyn Fn(&ChangeHash) -> bool,
+        creator: Option<PlatformId>,
     ) -> Result<(), Refusal>;
 }
 
@@ -82,6 +84,15 @@ impl Document {
             return Ok(());
         };
         let past = history::ancestors(&entry.env.deps, |h| self.accepted_deps(h));
-        sealing.check_epoch(&entry.env, &|h| past.contains(h))
+        sealing.check_epoch(&entry.env, &|h| past.contains(h), self.creator())
+    }
+
+    /// The author of the document's accepted first change (the one without
+    /// dependencies), which the rules made its owner or requester.
+    pub fn creator(&self) -> Option<PlatformId> {
+        self.accepted
+            .iter()
+            .find(|e| e.env.deps.is_empty())
+            .map(|e| e.env.author)
     }
 }
