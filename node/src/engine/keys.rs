@@ -27,10 +27,13 @@ use crate::store::{Store, Tree, WriteBatch};
 pub const MAX_GRANTS_PER_DOCUMENT: usize = 4_096;
 
 /// What the documents and the engine share: epoch keys and grants, by document.
+/// The keys of one epoch, each with the author of the grant that carried it.
+type EpochKeys = Vec<(PlatformId, EpochKey)>;
+
 #[derive(Default)]
 struct KeyState {
-    /// Unwrapped epoch keys, with the author of the grant that carried each.
-    keys: RwLock<HashMap<(DocId, u32), Vec<(PlatformId, EpochKey)>>>,
+    /// Unwrapped epoch keys, by document and epoch.
+    keys: RwLock<HashMap<(DocId, u32), EpochKeys>>,
     grants: RwLock<HashMap<DocId, Vec<KeyGrant>>>,
     /// Each readable document's controller (project owner, export requester): only its
     /// grants decide which key this platform writes with and which epochs supersede
