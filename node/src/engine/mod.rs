@@ -106,6 +106,8 @@ enum FetchKind {
     Registry,
     /// What we lack of the private documents shared with the peer.
     Private,
+    /// Whether anything differs in those documents (a digest first, the listing after).
+    PrivateDigest,
 }
 
 /// The answer of one fetch.
@@ -437,7 +439,7 @@ impl Engine {
                 for federation in self.federations.shared_with(&peer, now()) {
                     self.fetch(peer, federation, FetchKind::Chain).await;
                     self.fetch(peer, federation, FetchKind::Registry).await;
-                    self.fetch(peer, federation, FetchKind::Private).await;
+                    self.fetch(peer, federation, FetchKind::PrivateDigest).await;
                 }
             }
             NetEvent::PeerDisconnected(_) => {}

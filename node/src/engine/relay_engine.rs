@@ -160,12 +160,20 @@ impl Engine {
         let Some(platform) = platform_id(peer) else {
             return Vec::new();
         };
-        let heads: Vec<(DocId, Vec<ChangeHash>)> = self
-            .relay
-            .documents(federation)
-            .filter(|id| self.relay_audience(&federation, id).contains(&platform))
-            .map(|id| (*id, self.relay.heads(id)))
-            .collect();
+        let heads = self.relay_heads_for(federation, &platform);
         self.paged_sync_requests(federation, heads)
+    }
+
+    /// The relay's heads of the documents whose keys are granted to `platform`.
+    pub(super) fn relay_heads_for(
+        &self,
+        federation: FederationId,
+        platform: &PlatformId,
+    ) -> Vec<(DocId, Vec<ChangeHash>)> {
+        self.relay
+            .documents(federation)
+            .filter(|id| self.relay_audience(&federation, id).contains(platform))
+            .map(|id| (*id, self.relay.heads(id)))
+            .collect()
     }
 }

@@ -18,6 +18,7 @@ use tracing::debug;
 
 use super::federations::{peer_id, platform_id};
 use super::{now, Engine, EngineError, FetchKind};
+use crate::net::protocol::private_digest;
 use crate::net::protocol::{
     Announcement, SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_PUSH,
     MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH,
@@ -238,6 +239,46 @@ impl Engine {
             .documents
             .private_heads_for(federation, &platform, chain);
         self.paged_sync_requests(federation, heads)
+    }
+
+    /// The digest of the private documents shared with `peer` (see
+    /// [`crate::net::protocol::private_digest`]): as the asker (`asking`, counting the
+    /// grants that name us) or as the one asked (counting those that name the peer).
+    pub(super) fn private_digest_for(
+        &self,
+        peer: &PeerId,
+        federation: FederationId,
+        asking: bool,
+    ) -> [u8; 32] {
+        let Some(other) = platform_id(peer) else {
+            return [0; 32];
+        };
+        let naming = if asking { self.me() } else { other };
+        let count = |id: &DocId| {
+            let n = self
+                .keys
+                .grants_of(id)
+                .iter()
+                .filter(|g| g.recipients().any(|r| *r == naming))
+                .count();
+            u32::try_from(n).unwrap_or(u32::MAX)
+        };
+        let heads: Vec<(DocId, Vec<ChangeHash>)> = if self.is_relay(&federation) {
+            self.relay_heads_for(federation, &other)
+        } else {
+            match self.federations.get(&federation) {
+                Some(chain) => self.documents.private_heads_for(federation, &other, chain),
+                None => Vec::new(),
+            }
+        };
+        let entries: Vec<(DocId, Vec<ChangeHash>, u32)> = heads
+            .into_iter()
+            .map(|(id, heads)| {
+                let n = count(&id);
+                (id, heads, n)
+            })
+            .collect();
+        private_digest(&entries)
     }
 
     /// The [`SyncRequest::Documents`] listing `heads` (in id order), by pages of

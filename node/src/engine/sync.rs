@@ -29,6 +29,17 @@ impl Engine {
                 documents,
                 grants_held,
             } => self.answer_documents(peer, federation, after, until, documents, grants_held),
+            SyncRequest::Digest { federation, digest } => {
+                if !self.federations.is_member(&federation, peer, now()) {
+                    SyncResponse::Refused {
+                        reason: "not a shared federation".into(),
+                    }
+                } else if self.private_digest_for(peer, federation, false) == digest {
+                    SyncResponse::InSync
+                } else {
+                    SyncResponse::Differs
+                }
+            }
             SyncRequest::Document {
                 federation,
                 document,
@@ -135,6 +146,10 @@ impl Engine {
                 }]
             }
             FetchKind::Private => self.private_sync_requests(&peer, federation),
+            FetchKind::PrivateDigest => vec![SyncRequest::Digest {
+                federation,
+                digest: self.private_digest_for(&peer, federation, true),
+            }],
         };
         let net = self.net.clone();
         let done = self.fetched_sender.clone();
@@ -203,7 +218,10 @@ impl Engine {
                     self.fetch(peer, federation, kind).await;
                 }
             }
-            Ok(SyncResponse::Received) => {}
+            Ok(SyncResponse::Received | SyncResponse::InSync) => {}
+            Ok(SyncResponse::Differs) => {
+                self.fetch(peer, federation, FetchKind::Private).await;
+            }
             Ok(SyncResponse::Refused { reason }) => {
                 debug!(peer = %peer, fed = %federation.fmt_short(), %reason, "sync refused");
             }
@@ -217,7 +235,7 @@ impl Engine {
             for federation in self.federations.shared_with(&peer, now()) {
                 self.fetch(peer, federation, FetchKind::Chain).await;
                 self.fetch(peer, federation, FetchKind::Registry).await;
-                self.fetch(peer, federation, FetchKind::Private).await;
+                self.fetch(peer, federation, FetchKind::PrivateDigest).await;
             }
         }
     }

@@ -206,6 +206,7 @@ pub async fn respond(
                         }
                     }
                     SyncRequest::Push { .. } => SyncResponse::Received,
+                    SyncRequest::Digest { .. } => SyncResponse::Differs,
                     SyncRequest::Chain { .. } => SyncResponse::Chain {
                         records: Vec::new(),
                     },
