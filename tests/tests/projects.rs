@@ -130,38 +130,24 @@ fn projects_follow_the_reference_rules_and_reach_only_their_audience() {
     assert!(projects(&c, fed).is_empty());
 
     // Bad input is refused before anything is signed, naming the field.
-    let mut bad = project("BAD-1", "Bad");
-    bad["regulatory_frameworks"] = json!(["gdpr-unknown"]);
-    let (status, err) = a.call(
-        "POST",
-        &format!("/v1/federations/{fed}/projects"),
-        Some(&bad.to_string()),
-        true,
-    );
-    assert_eq!(status, 422, "{err}");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("regulatory_frameworks"),
-        "{err}"
-    );
-    let mut bad = project("BAD-2", "Bad");
-    bad["end_date"] = json!("2026-01-01");
-    let (status, err) = a.call(
-        "POST",
-        &format!("/v1/federations/{fed}/projects"),
-        Some(&bad.to_string()),
-        true,
-    );
-    assert_eq!(status, 422, "{err}");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("end_date"),
-        "{err}"
-    );
+    let mut unknown_framework = project("BAD-1", "Bad");
+    unknown_framework["regulatory_frameworks"] = json!(["gdpr-unknown"]);
+    let mut dates_reversed = project("BAD-2", "Bad");
+    dates_reversed["end_date"] = json!("2026-01-01");
+    for (bad, field) in [
+        (unknown_framework, "regulatory_frameworks"),
+        (dates_reversed, "end_date"),
+    ] {
+        let (status, err) = a.call(
+            "POST",
+            &format!("/v1/federations/{fed}/projects"),
+            Some(&bad.to_string()),
+            true,
+        );
+        assert_eq!(status, 422, "{err}");
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(field), "{err}");
+    }
     let (status, err) = a.call(
         "POST",
         &format!("/v1/federations/{fed}/projects"),
