@@ -246,16 +246,15 @@ fn a_child_before_its_parent_waits_then_both_are_accepted() {
     assert!(doc.receive(&chain, child).is_empty());
 }
 
-#[test]
-fn the_buffer_is_capped_per_author() {
-    let chain = registry_chain();
+/// P1's own history in the registry: one profile, then `updates` updates, each on the
+/// previous; the description of update `i` is `update {i}`.
+fn own_history(chain: &Chain, updates: usize) -> Vec<ChangeEnvelope> {
     let registry_id = DocId::platforms_registry(&chain.federation());
-    // P1's own history: one profile, then updates, each on the previous.
     let mut am = Automerge::new();
     am.set_actor(ActorId::from(&actor(P1)[..]));
     let own = pid(P1).to_string();
     let mut envs = Vec::new();
-    for i in 0..MAX_PENDING_PER_AUTHOR + 2 {
+    for i in 0..=updates {
         let mut tx = am.transaction();
         if i == 0 {
             let obj = tx.put_object(ROOT, own.as_str(), ObjType::Map).unwrap();
@@ -275,6 +274,13 @@ fn the_buffer_is_capped_per_author() {
         let change = automerge::ReadDoc::get_change_by_hash(&am, &hash.unwrap()).unwrap();
         envs.push(seal(P1, &chain, registry_id, &change));
     }
+    envs
+}
+
+#[test]
+fn the_buffer_is_capped_per_author() {
+    let chain = registry_chain();
+    let envs = own_history(&chain, MAX_PENDING_PER_AUTHOR + 1);
     let mut doc = registry(&chain);
     // Everything but the first: each waits, until the cap drops the oldest.
     let outcomes = receive_all(&mut doc, &chain, &envs[1..]);
@@ -298,6 +304,66 @@ fn the_buffer_is_capped_per_author() {
     assert_eq!(doc.accepted().len(), envs.len());
     let last = format!("update {}", MAX_PENDING_PER_AUTHOR + 1);
     assert_eq!(profiles(&doc)[&pid(P1)].description, last);
+}
+
+/// Far more stored changes of one author than the buffer cap, read back in any order
+/// (a store reads them by hash): every one is accepted again and the last value reads.
+#[test]
+fn a_long_stored_history_loads_whole_in_any_order() {
+    let chain = registry_chain();
+    let updates = 5 * MAX_PENDING_PER_AUTHOR;
+    let envs = own_history(&chain, updates);
+    let last = format!("update {updates}");
+    let mut orders: Vec<Vec<ChangeEnvelope>> = vec![envs.iter().rev().cloned().collect()];
+    let mut by_hash = envs.clone();
+    by_hash.sort_by_key(|e| e.change_hash);
+    orders.push(by_hash);
+    for seed in 0..3 {
+        let mut shuffled = envs.clone();
+        shuffled.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        orders.push(shuffled);
+    }
+    for (n, order) in orders.into_iter().enumerate() {
+        let mut doc = registry(&chain);
+        let loaded = doc.load_stored(&chain, order);
+        assert!(loaded.is_complete(), "order {n}: {:?} missing", loaded.missing.len());
+        assert_eq!(loaded.stored, envs.len());
+        assert_eq!(loaded.accepted, envs.len(), "order {n}");
+        assert!(loaded.outcomes.is_empty(), "order {n}: {:?}", loaded.outcomes.first());
+        assert_eq!(doc.buffered(), 0);
+        assert_eq!(profiles(&doc)[&pid(P1)].description, last, "order {n}");
+    }
+}
+
+/// The same history received from the network in reverse order: the cap drops the
+/// oldest waiting changes (a flood protection), which is exactly what loading must not do.
+#[test]
+fn the_cap_still_holds_for_what_the_network_sends() {
+    let chain = registry_chain();
+    let envs = own_history(&chain, 2 * MAX_PENDING_PER_AUTHOR);
+    let mut doc = registry(&chain);
+    let outcomes = receive_all(&mut doc, &chain, &envs.iter().rev().cloned().collect::<Vec<_>>());
+    let dropped = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Dropped { .. }))
+        .count();
+    assert!(dropped > 0, "the network path keeps its cap");
+    assert!(doc.accepted().len() < envs.len());
+}
+
+/// A stored history with a hole (a change lost from the store) is reported, not served
+/// as an older document.
+#[test]
+fn a_stored_history_with_a_hole_is_reported() {
+    let chain = registry_chain();
+    let mut envs = own_history(&chain, 10);
+    let lost = envs.remove(4).change_hash;
+    let mut doc = registry(&chain);
+    let loaded = doc.load_stored(&chain, envs.clone());
+    assert!(!loaded.is_complete());
+    assert_eq!(loaded.missing.len(), 6, "the 6 changes after the hole wait for it");
+    assert!(!loaded.missing.contains(&lost));
+    assert_eq!(loaded.accepted, 4);
 }
 
 #[test]

@@ -21,4 +21,4 @@ pub mod platforms;
 pub mod projects;
 mod rules;
 
-pub use document::{Document, Outcome};
+pub use document::{Document, Loaded, Outcome};

@@ -65,6 +65,9 @@ impl From<EngineError> for ApiError {
             EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+            EngineError::IncompleteHistory { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "incomplete_history")
+            }
         };
         ApiError {
             status,

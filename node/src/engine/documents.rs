@@ -16,7 +16,7 @@ use fed_crdt::registry::document::Sealing;
 use fed_crdt::registry::{Document, Outcome};
 use serde::Serialize;
 use tokio::sync::broadcast;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use crate::engine::views::View;
 use crate::engine::EngineError;
@@ -192,6 +192,10 @@ impl Documents {
             .collect())
     }
 
+    /// Loads a document from its stored envelopes. Every one of them was accepted by
+    /// this node: each is accepted again or refused (the chain now excludes it) and the
+    /// refusal recorded; if any still waits for a dependency, part of the history is lost
+    /// and the node refuses to go on rather than serve an older document.
     fn load(
         &mut self,
         id: DocId,
@@ -199,14 +203,21 @@ impl Documents {
         envelopes: Vec<ChangeEnvelope>,
     ) -> Result<(), EngineError> {
         let mut doc = self.empty(id, chain);
-        let mut outcomes = Vec::new();
-        for env in envelopes {
-            outcomes.extend(doc.receive(chain, env));
+        let loaded = doc.load_stored(chain, envelopes);
+        if let Some(first) = loaded.missing.first() {
+            error!(doc = %id, stored = loaded.stored, missing = loaded.missing.len(), "stored changes depend on changes the store does not hold");
+            return Err(EngineError::IncompleteHistory {
+                document: id,
+                stored: loaded.stored,
+                missing: loaded.missing.len(),
+                first: *first,
+            });
         }
+        debug!(doc = %id.fmt_short(), stored = loaded.stored, accepted = loaded.accepted, "document loaded");
         self.docs.insert(id, doc);
         // Re-checking at load can refuse what the chain now excludes: record it. Nothing
         // is told to the live feed: these changes were accepted before.
-        self.persist_quietly(&id, outcomes)?;
+        self.persist_quietly(&id, loaded.outcomes)?;
         self.refresh_view(&id);
         Ok(())
     }

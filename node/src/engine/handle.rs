@@ -4,7 +4,7 @@ use fed_crdt::chain::body::{Rights, Role};
 use fed_crdt::chain::file::ChainFile;
 use fed_crdt::chain::state::{Catalog, MemberStatus};
 use fed_crdt::envelope::Refusal;
-use fed_crdt::ids::{ChangeHash, FederationId, PlatformId};
+use fed_crdt::ids::{ChangeHash, DocId, FederationId, PlatformId};
 use fed_crdt::registry::platforms::PlatformProfile;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -63,6 +63,20 @@ pub enum EngineError {
     /// Storage failed; nothing was acknowledged.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The store holds changes of a document whose dependencies it does not hold: part of
+    /// an accepted history is lost, and starting would serve an older document as if it
+    /// were whole.
+    #[error("document {document}: {missing} of its {stored} stored changes depend on changes the store does not hold (first: {first}); the store is incomplete, restore it from a backup or move it aside to resynchronise from peers")]
+    IncompleteHistory {
+        /// The document.
+        document: DocId,
+        /// Envelopes stored for it.
+        stored: usize,
+        /// Stored changes that cannot be placed.
+        missing: usize,
+        /// The first of them.
+        first: ChangeHash,
+    },
 }
 
 impl<T> From<mpsc::error::SendError<T>> for EngineError {

@@ -15,12 +15,26 @@ use crate::registry::rules::{self, RuleInput};
 impl Document {
     /// Runs the checks that need the dependencies, then applies the change. Everything
     /// refused here is refused for good (the payload is bound to the author by now).
+    ///
+    /// A change this node accepted before (read back from its store, or demoted by a
+    /// chain change) skips the sequence and field-level checks: both depend only on the
+    /// change and its history, which have not changed, and running them costs the whole
+    /// history each time, which would make loading a document quadratic.
     pub(super) fn accept(&mut self, chain: &Chain, entry: Entry, out: &mut Vec<Outcome>) {
-        if let Err(refusal) = self
-            .check_sequence(&entry)
-            .and_then(|()| self.check_epoch(&entry))
-            .and_then(|()| self.check_rules(chain, &entry))
-        {
+        let checked_before = self.accepted_once.contains(&entry.env.change_hash);
+        if !checked_before && self.deferred {
+            // The rules read the document: bring it up to date first.
+            self.deferred = false;
+            self.materialise(out);
+        }
+        let checked = if checked_before {
+            self.check_epoch(&entry)
+        } else {
+            self.check_sequence(&entry)
+                .and_then(|()| self.check_epoch(&entry))
+                .and_then(|()| self.check_rules(chain, &entry))
+        };
+        if let Err(refusal) = checked {
             self.refuse(&entry.env, Some(&entry.change), refusal, out);
             return;
         }
@@ -51,6 +65,15 @@ impl Document {
             self.exclude(theirs.into_iter().collect(), out);
             return;
         }
+        if self.deferred {
+            // Loading: the document is materialised once, when the load ends.
+            self.seqs.insert(key, entry.env.change_hash);
+            self.index
+                .insert(entry.env.change_hash, self.accepted.len());
+            out.push(Outcome::Accepted(entry.env.clone()));
+            self.accepted.push(entry);
+            return;
+        }
         if let Err(e) = self.doc.apply_changes([entry.change.clone()]) {
             let refusal = entry.env.refusal(
                 RefusalCheck::Malformed,
@@ -61,6 +84,7 @@ impl Document {
             return;
         }
         self.seqs.insert(key, entry.env.change_hash);
+        self.accepted_once.insert(entry.env.change_hash);
         self.index
             .insert(entry.env.change_hash, self.accepted.len());
         out.push(Outcome::Accepted(entry.env.clone()));
@@ -224,7 +248,26 @@ impl Document {
     /// Rebuilds the Automerge document from the accepted changes. A change Automerge
     /// cannot apply (which the checks should make impossible) is dropped from the
     /// accepted list with its descendants, and reported.
+    ///
+    /// All the changes are first applied in one batch, which Automerge does in one pass;
+    /// only if that fails are they applied one by one to find the culprit.
     pub(super) fn materialise(&mut self, out: &mut Vec<Outcome>) {
+        let mut batch = Automerge::new();
+        let changes: Vec<automerge::Change> =
+            self.accepted.iter().map(|e| e.change.clone()).collect();
+        let applied = catch_unwind(AssertUnwindSafe(move || {
+            batch.apply_changes(changes).map(|()| batch)
+        }));
+        if let Ok(Ok(batch)) = applied {
+            let whole = self
+                .accepted
+                .iter()
+                .all(|e| batch.get_change_by_hash(&e.change.hash()).is_some());
+            if whole {
+                self.doc = batch;
+                return;
+            }
+        }
         let mut doc = Automerge::new();
         let mut failed: HashSet<ChangeHash> = HashSet::new();
         for entry in &self.accepted {

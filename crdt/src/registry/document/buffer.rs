@@ -1,4 +1,10 @@
 //! The buffer of envelopes that cannot be decided yet, capped per author.
+//!
+//! The cap protects the node from a flood: a peer cannot make it hold more than
+//! [`MAX_PENDING_PER_AUTHOR`] undecided envelopes of one author. It does not apply to
+//! changes this node accepted before (read back from its store, or demoted by a chain
+//! change): those are the node's own history, and dropping one would lose it for good
+//! when every node drops the same one.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -27,6 +33,9 @@ pub(super) struct Pending {
     /// The decoded change, once check 6 has passed (always for `Deps` and `Frontier`).
     pub change: Option<Change>,
     pub waiting: Waiting,
+    /// This node accepted the change before: it is never dropped and does not count
+    /// against its author's cap.
+    pub trusted: bool,
 }
 
 impl Pending {
@@ -44,7 +53,7 @@ pub(super) struct Buffer {
     entries: BTreeMap<u64, Pending>,
     /// Arrival numbers of bound entries, by change hash (one per hash).
     bound: HashMap<ChangeHash, u64>,
-    /// Arrival numbers per author, to enforce the cap.
+    /// Arrival numbers of untrusted entries per author, to enforce the cap.
     per_author: HashMap<PlatformId, BTreeSet<u64>>,
     next: u64,
 }
@@ -59,9 +68,13 @@ impl Buffer {
         if pending.bound() {
             self.bound.insert(pending.env.change_hash, arrival);
         }
-        self.per_author.entry(author).or_default().insert(arrival);
+        let trusted = pending.trusted;
         self.entries.insert(arrival, pending);
         let mut dropped = Vec::new();
+        if trusted {
+            return dropped;
+        }
+        self.per_author.entry(author).or_default().insert(arrival);
         while self
             .per_author
             .get(&author)
@@ -122,7 +135,7 @@ impl Buffer {
         self.entries.len()
     }
 
-    /// How many envelopes of `author` wait.
+    /// How many envelopes of `author` that count against its cap wait.
     pub fn len_for(&self, author: &PlatformId) -> usize {
         self.per_author.get(author).map_or(0, BTreeSet::len)
     }
@@ -155,7 +168,32 @@ mod tests {
             env: env(author, n),
             change: None,
             waiting: Waiting::Chain,
+            trusted: false,
         }
+    }
+
+    #[test]
+    fn trusted_entries_are_never_dropped_and_do_not_count() {
+        let mut buffer = Buffer::default();
+        let total = MAX_PENDING_PER_AUTHOR as u32 * 3;
+        for n in 0..total {
+            let entry = Pending {
+                trusted: true,
+                ..pending(1, n)
+            };
+            assert!(buffer.push(entry).is_empty(), "trusted entry {n} dropped");
+        }
+        assert_eq!(buffer.len(), total as usize);
+        assert_eq!(buffer.len_for(&PlatformId([1; 32])), 0);
+        // The untrusted entries of the same author still meet the cap, and only they are
+        // dropped.
+        for n in 0..=MAX_PENDING_PER_AUTHOR as u32 {
+            buffer.push(pending(1, total + n));
+        }
+        assert_eq!(buffer.len_for(&PlatformId([1; 32])), MAX_PENDING_PER_AUTHOR);
+        assert_eq!(buffer.len(), total as usize + MAX_PENDING_PER_AUTHOR);
+        assert!(buffer.holds(&env(1, 0)));
+        assert!(!buffer.holds(&env(1, total)));
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! - checks 1 to 6 run first ([`crate::envelope::check_envelope`]);
 //! - check 7: an envelope whose dependencies are not all accepted waits in a buffer
 //!   (at most [`MAX_PENDING_PER_AUTHOR`](crate::limits::MAX_PENDING_PER_AUTHOR) per
-//!   author; beyond that the oldest are dropped), as does one citing a record the chain
-//!   does not have yet, or one whose revocation frontier cannot be decided yet;
+//!   author from the network; beyond that the oldest are dropped, but never a change this
+//!   node accepted before, see [`Document::load_stored`]), as does one citing a record
+//!   the chain does not have yet, or one whose revocation frontier cannot be decided yet;
 //! - then the author's changes must follow each other (its Automerge sequence number is
 //!   one more than the number of its changes in the change's history);
 //! - check 8: the change is applied to a fork of the document at its dependencies and
@@ -33,12 +34,14 @@
 mod accept;
 mod buffer;
 mod history;
+mod load;
 mod rebuild;
 mod sealing;
 
+pub use load::Loaded;
 pub use sealing::Sealing;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::{Automerge, Change};
 
@@ -122,6 +125,15 @@ pub struct Document {
     buffer: Buffer,
     /// Changes refused for good: their descendants are refused too.
     refused: HashMap<ChangeHash, RefusedChange>,
+    /// Every change this node accepted, here or before a restart (read back from its
+    /// store), so after every check: the buffer never drops one of them while it waits
+    /// for its dependencies, and the checks that depend only on its history do not run
+    /// again.
+    accepted_once: HashSet<ChangeHash>,
+    /// While stored envelopes load, accepted changes are not applied one by one (each
+    /// application costs the whole document): the document is materialised once at the
+    /// end. Only changes accepted before may be accepted meanwhile.
+    deferred: bool,
     /// The chain head the accepted set was last checked against.
     chain_head: RecordHash,
     /// How sealed payloads are opened, for a private document.
@@ -140,12 +152,16 @@ impl Document {
             seqs: HashMap::new(),
             buffer: Buffer::default(),
             refused: HashMap::new(),
+            accepted_once: HashSet::new(),
+            deferred: false,
             chain_head: chain.head(),
             sealing: None,
         }
     }
 
-    /// A document rebuilt from stored envelopes (in any order), with what became of each.
+    /// A document built from envelopes received in the order given, with what became of
+    /// each, as if they had come from the network one by one (the buffer cap applies).
+    /// A node loading its own store uses [`Document::load_stored`].
     pub fn from_envelopes(
         id: DocId,
         chain: &Chain,
@@ -278,6 +294,7 @@ impl Document {
                     env,
                     change: None,
                     waiting: Waiting::Chain,
+                    trusted: false,
                 },
                 true,
                 out,
@@ -287,6 +304,7 @@ impl Document {
                     env,
                     change: Some(*change),
                     waiting: Waiting::Frontier,
+                    trusted: false,
                 },
                 true,
                 out,
@@ -319,14 +337,17 @@ impl Document {
                 env,
                 change: Some(change),
                 waiting: Waiting::Deps,
+                trusted: false,
             };
             self.wait(pending, announce, out);
         }
     }
 
-    /// Buffers an envelope (announcing it if it is new) and enforces the author's cap.
-    fn wait(&mut self, pending: Pending, announce: bool, out: &mut Vec<Outcome>) {
+    /// Buffers an envelope (announcing it if it is new) and enforces the author's cap,
+    /// which spares a change this node accepted before once its payload is bound to it.
+    fn wait(&mut self, mut pending: Pending, announce: bool, out: &mut Vec<Outcome>) {
         let change_hash = pending.env.change_hash;
+        pending.trusted |= pending.bound() && self.accepted_once.contains(&change_hash);
         let dropped = self.buffer.push(pending);
         if announce && !dropped.contains(&change_hash) {
             out.push(Outcome::Buffered { change_hash });

@@ -57,6 +57,7 @@ impl Document {
                 env: entry.env,
                 change: Some(entry.change),
                 waiting: Waiting::Deps,
+                trusted: true,
             };
             demoted.push((pending, decision));
         }
@@ -142,6 +143,7 @@ impl Document {
                     env: pending.env,
                     change: Some(*change),
                     waiting: Waiting::Frontier,
+                    trusted: pending.trusted,
                 };
                 self.wait(pending, announce, out);
             }
