@@ -326,10 +326,18 @@ fn a_long_stored_history_loads_whole_in_any_order() {
     for (n, order) in orders.into_iter().enumerate() {
         let mut doc = registry(&chain);
         let loaded = doc.load_stored(&chain, order);
-        assert!(loaded.is_complete(), "order {n}: {:?} missing", loaded.missing.len());
+        assert!(
+            loaded.is_complete(),
+            "order {n}: {:?} missing",
+            loaded.missing.len()
+        );
         assert_eq!(loaded.stored, envs.len());
         assert_eq!(loaded.accepted, envs.len(), "order {n}");
-        assert!(loaded.outcomes.is_empty(), "order {n}: {:?}", loaded.outcomes.first());
+        assert!(
+            loaded.outcomes.is_empty(),
+            "order {n}: {:?}",
+            loaded.outcomes.first()
+        );
         assert_eq!(doc.buffered(), 0);
         assert_eq!(profiles(&doc)[&pid(P1)].description, last, "order {n}");
     }
@@ -342,7 +350,11 @@ fn the_cap_still_holds_for_what_the_network_sends() {
     let chain = registry_chain();
     let envs = own_history(&chain, 2 * MAX_PENDING_PER_AUTHOR);
     let mut doc = registry(&chain);
-    let outcomes = receive_all(&mut doc, &chain, &envs.iter().rev().cloned().collect::<Vec<_>>());
+    let outcomes = receive_all(
+        &mut doc,
+        &chain,
+        &envs.iter().rev().cloned().collect::<Vec<_>>(),
+    );
     let dropped = outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Dropped { .. }))
@@ -361,7 +373,11 @@ fn a_stored_history_with_a_hole_is_reported() {
     let mut doc = registry(&chain);
     let loaded = doc.load_stored(&chain, envs.clone());
     assert!(!loaded.is_complete());
-    assert_eq!(loaded.missing.len(), 6, "the 6 changes after the hole wait for it");
+    assert_eq!(
+        loaded.missing.len(),
+        6,
+        "the 6 changes after the hole wait for it"
+    );
     assert!(!loaded.missing.contains(&lost));
     assert_eq!(loaded.accepted, 4);
 }

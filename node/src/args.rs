@@ -60,6 +60,11 @@ pub struct RunArgs {
     /// Seconds between two anti-entropy rounds with every connected member.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub sync_interval: u64,
+    /// Most API connections served at once; one more is closed at once and logged.
+    /// Default: a quarter of the open-file limit (raised to its hard limit at start), at
+    /// most 512.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_api_connections: Option<u64>,
 }
 
 /// Where the node keeps its state.

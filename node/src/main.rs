@@ -90,6 +90,9 @@ fn run_node(args: RunArgs) -> anyhow::Result<()> {
         })?,
         bootstrap: parse_addrs("--bootstrap", &args.bootstrap)?,
         store: StoreConfig::default(),
+        max_api_connections: args
+            .max_api_connections
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         engine: EngineConfig {
             anti_entropy_interval: std::time::Duration::from_secs(args.sync_interval.max(1)),
             ..EngineConfig::default()

@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub store: StoreConfig,
     /// Engine tunables.
     pub engine: EngineConfig,
+    /// Most API connections at once (default: derived from the open-file limit).
+    pub max_api_connections: Option<usize>,
 }
 
 /// Reads the API token, creating it (random, mode 0600) on first start.
@@ -116,8 +118,17 @@ pub async fn run(options: RunOptions, shutdown: CancellationToken) -> anyhow::Re
     let api_url = format!("http://{}", listener.local_addr()?);
     crate::fsutil::replace_file(&dir.join(API_ADDR_FILE), format!("{api_url}\n").as_bytes())?;
     info!(parent: &span, api = %api_url, platform = %me, "node running");
-    let state = AppState::new(engine, net_client, &token);
-    let api_task = tokio::spawn(api::serve(listener, state, shutdown.clone()).instrument(span));
+    let open_files = api::serve::raise_file_limit();
+    let limits = api::serve::ServeLimits {
+        max_connections: options
+            .max_api_connections
+            .unwrap_or_else(|| api::serve::connections_for_file_limit(open_files)),
+        ..api::serve::ServeLimits::default()
+    };
+    info!(parent: &span, open_files, max_api_connections = limits.max_connections, "API limits");
+    let state = AppState::new(engine, net_client, &token, shutdown.clone());
+    let api_task =
+        tokio::spawn(api::serve(listener, state, limits, shutdown.clone()).instrument(span));
 
     let signals = shutdown.clone();
     tokio::spawn(async move {
@@ -126,12 +137,27 @@ pub async fn run(options: RunOptions, shutdown: CancellationToken) -> anyhow::Re
     });
     shutdown.cancelled().await;
     info!("shutting down");
-    let _ = api_task.await;
-    let _ = engine_join.await;
-    let _ = net_task.await;
+    // The API ends its own connections within its grace period; the engine and the
+    // network stop on the same token. Each gets a bound, so that the final flush always
+    // runs and the process always exits.
+    await_stop("API", api_task).await;
+    await_stop("engine", engine_join).await;
+    await_stop("network", net_task).await;
     store.flush()?;
     let _ = std::fs::remove_file(dir.join(API_ADDR_FILE));
     Ok(())
+}
+
+/// Longest wait for one part of the node to stop once shutdown has begun.
+pub const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits for a task to end, at most [`STOP_TIMEOUT`], then aborts it.
+async fn await_stop<T>(what: &str, task: tokio::task::JoinHandle<T>) {
+    let abort = task.abort_handle();
+    if tokio::time::timeout(STOP_TIMEOUT, task).await.is_err() {
+        tracing::warn!(part = what, timeout = ?STOP_TIMEOUT, "did not stop in time; aborted");
+        abort.abort();
+    }
 }
 
 async fn wait_for_signal() {

@@ -130,6 +130,11 @@ impl TestNode {
     /// Starts `fednode run` on an initialised directory, on loopback with OS-chosen
     /// ports, and waits until its API answers.
     pub fn start(dir: &Path, bootstrap: &[&str]) -> TestNode {
+        TestNode::start_with(dir, bootstrap, &[])
+    }
+
+    /// Like [`TestNode::start`], with more `fednode run` flags.
+    pub fn start_with(dir: &Path, bootstrap: &[&str], extra: &[&str]) -> TestNode {
         let _ = std::fs::remove_file(dir.join("api.addr"));
         let mut args: Vec<String> = [
             "run",
@@ -149,6 +154,7 @@ impl TestNode {
             args.push("--bootstrap".into());
             args.push(b.to_string());
         }
+        args.extend(extra.iter().map(|a| a.to_string()));
         let log = std::fs::File::create(dir.with_extension("log")).expect("log file");
         let child = Command::new(bin("fednode"))
             .args(&args)
@@ -302,6 +308,25 @@ impl TestNode {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Sends SIGTERM and waits at most `deadline` for the process to exit: its exit
+    /// code, or `None` if it is still running (it is then killed).
+    pub fn stop_within(&mut self, deadline: std::time::Duration) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let until = std::time::Instant::now() + deadline;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     /// Stops the process with SIGTERM and waits for a clean exit.

@@ -34,19 +34,28 @@ pub async fn feed(
         .map(parse_federation)
         .transpose()?;
     let receiver = state.engine.subscribe();
-    let events = stream::unfold(receiver, move |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(change) if only.is_none_or(|f| f == change.federation) => {
-                    let data = serde_json::to_string(&change).unwrap_or_default();
-                    return Some((Ok(Event::default().event("change").data(data)), receiver));
+    let stopping = state.shutdown.clone();
+    let events = stream::unfold(receiver, move |mut receiver| {
+        let stopping = stopping.clone();
+        async move {
+            loop {
+                let received = tokio::select! {
+                    // The feed ends when the node stops.
+                    () = stopping.cancelled() => return None,
+                    received = receiver.recv() => received,
+                };
+                match received {
+                    Ok(change) if only.is_none_or(|f| f == change.federation) => {
+                        let data = serde_json::to_string(&change).unwrap_or_default();
+                        return Some((Ok(Event::default().event("change").data(data)), receiver));
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(missed)) => {
+                        let event = Event::default().event("lagged").data(missed.to_string());
+                        return Some((Ok(event), receiver));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(missed)) => {
-                    let event = Event::default().event("lagged").data(missed.to_string());
-                    return Some((Ok(event), receiver));
-                }
-                Err(RecvError::Closed) => return None,
             }
         }
     });

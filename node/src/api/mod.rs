@@ -10,6 +10,7 @@ mod exports;
 mod openapi;
 mod projects;
 mod routes;
+pub mod serve;
 
 use std::net::SocketAddr;
 
@@ -95,15 +96,24 @@ pub struct AppState {
     pub net: NetClient,
     /// SHA-256 of the bearer token (compared digest to digest).
     token_digest: [u8; 32],
+    /// Fires when the node stops: long-lived answers (the live feed) end with it, so
+    /// that no client holds the node up.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
     /// State for the router, with the token that requests must carry.
-    pub fn new(engine: EngineHandle, net: NetClient, token: &str) -> AppState {
+    pub fn new(
+        engine: EngineHandle,
+        net: NetClient,
+        token: &str,
+        shutdown: CancellationToken,
+    ) -> AppState {
         AppState {
             engine,
             net,
             token_digest: Sha256::digest(token.as_bytes()).into(),
+            shutdown,
         }
     }
 }
@@ -123,6 +133,42 @@ async fn require_token(
         return Err(ApiError::unauthorized());
     }
     Ok(next.run(request).await)
+}
+
+/// Answers 413 at once to a request whose declared length is over the body limit,
+/// without waiting for a body that may never come.
+async fn refuse_declared_oversize(request: Request, next: Next) -> Result<Response, ApiError> {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_API_BODY_BYTES as u64) {
+        return Err(ApiError {
+            status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: format!(
+                "the body declares {} bytes; at most {MAX_API_BODY_BYTES} are allowed",
+                declared.unwrap_or_default()
+            ),
+        });
+    }
+    Ok(next.run(request).await)
+}
+
+/// Answers 408 to a request not answered within [`serve::API_REQUEST_TIMEOUT`] (a body
+/// that trickles in, most often).
+async fn request_timeout(request: Request, next: Next) -> Result<Response, ApiError> {
+    tokio::time::timeout(serve::API_REQUEST_TIMEOUT, next.run(request))
+        .await
+        .map_err(|_| ApiError {
+            status: axum::http::StatusCode::REQUEST_TIMEOUT,
+            code: "request_timeout",
+            message: format!(
+                "the request was not complete and answered within {:?}",
+                serve::API_REQUEST_TIMEOUT
+            ),
+        })
 }
 
 /// The router with every route, authentication and body limit.
@@ -192,10 +238,15 @@ pub fn router(state: AppState) -> Router {
         .merge(protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token)))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_declared_oversize))
+        .layer(middleware::from_fn(request_timeout))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            serve::API_BODY_READ_TIMEOUT,
+        ))
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` fires.
+/// Serves the API on `listener` until `shutdown` fires (see [`serve::serve`]).
 ///
 /// # Errors
 ///
@@ -203,11 +254,10 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    limits: serve::ServeLimits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    serve::serve(listener, router(state), limits, shutdown).await
 }
 
 /// Refuses an API address that is not on loopback: the API is for this machine only.

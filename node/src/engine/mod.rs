@@ -38,7 +38,7 @@ use tracing::{debug, info, warn};
 
 use ed25519_dalek::SigningKey;
 
-use crate::net::protocol::{Announcement, SyncResponse};
+use crate::net::protocol::{federation_topic, Announcement, SyncResponse};
 use crate::net::{NetClient, NetError, NetEvent};
 use crate::store::Store;
 use documents::Documents;
@@ -444,14 +444,23 @@ impl Engine {
             }
             NetEvent::PeerDisconnected(_) => {}
             NetEvent::Gossip {
+                topic,
                 source,
                 message_id,
                 data,
-                ..
             } => {
                 let verdict = match Announcement::from_bytes(&data) {
                     Err(e) => {
                         debug!(peer = %source, error = %e, "malformed announcement");
+                        MessageAcceptance::Reject
+                    }
+                    // A member of two federations must not carry one's data into the
+                    // other's topic, where gossipsub would forward it to peers that are
+                    // not members of the first.
+                    Ok(announcement)
+                        if federation_topic(&announcement.federation()).hash() != topic =>
+                    {
+                        warn!(peer = %source, fed = %announcement.federation().fmt_short(), "announcement rejected: it names a federation that is not its topic's");
                         MessageAcceptance::Reject
                     }
                     Ok(Announcement::Change { envelope }) => {

@@ -58,12 +58,18 @@ impl Behaviour {
             .validate_messages()
             .build()
             .map_err(|e| NetError::Config(e.to_string()))?;
-        let gossip = gossipsub::Behaviour::new_with_subscription_filter(
+        let mut gossip = gossipsub::Behaviour::new_with_subscription_filter(
             gossipsub::MessageAuthenticity::Signed(key.clone()),
             gossip_config,
             subscription_filter(),
         )
         .map_err(|e| NetError::Config(e.to_string()))?;
+        gossip
+            .with_peer_score(
+                peer_score_params(),
+                gossipsub::PeerScoreThresholds::default(),
+            )
+            .map_err(NetError::Config)?;
         let codec = request_response::cbor::codec::Codec::default()
             .set_request_size_maximum(MAX_SYNC_REQUEST_BYTES)
             .set_response_size_maximum(MAX_SYNC_RESPONSE_BYTES);
@@ -78,5 +84,51 @@ impl Behaviour {
             sync,
             ping: ping::Behaviour::default(),
         })
+    }
+}
+
+/// Penalty, per topic, of each message the engine rejects (squared over the messages
+/// rejected, decaying): two in quick succession take a peer below gossipsub's graylist
+/// threshold (-80), so that its gossip is ignored for a while.
+pub const INVALID_MESSAGE_WEIGHT: f64 = -40.0;
+
+/// Peer scoring limited to what the engine decides: only rejected messages count.
+/// Mesh-delivery and colocation scores are off: federations are small, quiet and often
+/// behind shared addresses (NAT, one cloud), where those scores punish honest members.
+fn peer_score_params() -> gossipsub::PeerScoreParams {
+    gossipsub::PeerScoreParams {
+        ip_colocation_factor_weight: 0.0,
+        slow_peer_weight: 0.0,
+        ..gossipsub::PeerScoreParams::default()
+    }
+}
+
+/// The scoring of one federation's topic: a rejected message costs
+/// [`INVALID_MESSAGE_WEIGHT`]; nothing else scores.
+pub fn topic_score_params() -> gossipsub::TopicScoreParams {
+    gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: INVALID_MESSAGE_WEIGHT,
+        invalid_message_deliveries_decay: 0.5,
+        ..gossipsub::TopicScoreParams::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scoring_parameters_are_valid() {
+        assert!(peer_score_params().validate().is_ok());
+        assert!(topic_score_params().validate().is_ok());
+        // One rejected message leaves the peer above the graylist threshold, two do not.
+        let graylist = gossipsub::PeerScoreThresholds::default().graylist_threshold;
+        assert!(INVALID_MESSAGE_WEIGHT > graylist);
+        assert!(INVALID_MESSAGE_WEIGHT * 4.0 < graylist);
     }
 }

@@ -180,13 +180,16 @@ impl EventLoop {
                     }));
                     return;
                 }
-                let result = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossip
-                    .subscribe(&topic)
-                    .map(|_| ())
-                    .map_err(|e| NetError::Config(e.to_string()));
+                let gossip = &mut self.swarm.behaviour_mut().gossip;
+                let result = gossip
+                    .set_topic_params(topic.clone(), behaviour::topic_score_params())
+                    .map_err(|e| NetError::Config(e.to_string()))
+                    .and_then(|()| {
+                        gossip
+                            .subscribe(&topic)
+                            .map(|_| ())
+                            .map_err(|e| NetError::Config(e.to_string()))
+                    });
                 let _ = reply.send(result);
             }
             NetCommand::Publish {

@@ -174,6 +174,14 @@ pub enum Announcement {
 }
 
 impl Announcement {
+    /// The federation it speaks of, which must be the one whose topic carries it.
+    pub fn federation(&self) -> FederationId {
+        match self {
+            Announcement::ChainHead { federation, .. } => *federation,
+            Announcement::Change { envelope } => envelope.federation,
+        }
+    }
+
     /// The wire form (JSON: announcements are tiny and readable in captures).
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
