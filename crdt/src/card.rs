@@ -56,7 +56,32 @@ pub(crate) fn check_text(value: &str, max: usize, allow_empty: bool) -> Result<(
     if value.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
-    Ok(())
+    check_invisible(value)
+}
+
+/// Characters that change how text reads without showing themselves: bidirectional
+/// overrides, embeddings and isolates (which can make `evil.exe` read `exe.live`), marks,
+/// zero-width characters and the byte-order mark.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+fn check_invisible(value: &str) -> Result<(), String> {
+    match value.chars().find(|c| is_invisible(*c)) {
+        Some(c) => Err(format!(
+            "must not contain invisible formatting characters (found U+{:04X})",
+            u32::from(c)
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Checks a free text that may span lines: within `max` bytes, no control characters but
@@ -71,7 +96,7 @@ pub(crate) fn check_multiline_text(value: &str, max: usize) -> Result<(), String
     {
         return Err("must not contain control characters other than line breaks and tabs".into());
     }
-    Ok(())
+    check_invisible(value)
 }
 
 impl IdentityCard {
@@ -162,6 +187,24 @@ impl IdentityCard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_refuse_invisible_formatting_characters() {
+        for c in [
+            '\u{202E}', '\u{200E}', '\u{200B}', '\u{2066}', '\u{FEFF}', '\u{061C}',
+        ] {
+            let text = format!("Projet{c}exe.txt");
+            let refused = check_text(&text, 100, false).unwrap_err();
+            assert!(
+                refused.contains(&format!("U+{:04X}", u32::from(c))),
+                "{refused}"
+            );
+            assert!(check_multiline_text(&text, 100).is_err());
+        }
+        // Letters of right-to-left scripts and line breaks in free text stay allowed.
+        assert!(check_text("مستشفى", 100, false).is_ok());
+        assert!(check_multiline_text("line one\nline two\twith a tab", 100).is_ok());
+    }
 
     fn card() -> (SigningKey, IdentityCard) {
         let key = SigningKey::from_bytes(&[3; 32]);

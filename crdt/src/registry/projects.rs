@@ -33,7 +33,9 @@ use crate::limits::{
 
 pub use read::read_project;
 pub(crate) use read::read_strict;
-pub use write::{create_project, delete_project, share_project, update_project};
+pub use write::{
+    create_project, delete_project, share_project, share_project_with, update_project,
+};
 
 /// The keys of the `project` map.
 pub(crate) const FIELDS: [&str; 8] = [

@@ -16,15 +16,70 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
+    /// The JSON path of the offending field of the body (`recipients[1].access`), when
+    /// one is to blame.
+    pub field: Option<String>,
 }
 
 impl ApiError {
+    /// A 422 for a well-formed body with a bad value at `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid",
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// Reads a JSON body into `T`. A body that is not JSON at all is 400
+    /// `malformed_json`; JSON with a value of the wrong type, a missing or unknown field
+    /// is 422 `invalid`, naming the field's path.
+    ///
+    /// # Errors
+    ///
+    /// As above.
+    pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let message = strip_position(&inner.to_string());
+                    let within = if path == "." { String::new() } else { path };
+                    // A missing field is reported at the object that lacks it.
+                    let field = match message
+                        .strip_prefix("missing field `")
+                        .and_then(|rest| rest.split_once('`'))
+                    {
+                        Some((name, _)) if within.is_empty() => name.to_string(),
+                        Some((name, _)) => format!("{within}.{name}"),
+                        None => within,
+                    };
+                    let message = if field.is_empty() {
+                        message
+                    } else {
+                        format!("field `{field}`: {message}")
+                    };
+                    ApiError::invalid(field, message)
+                }
+                _ => ApiError::malformed(format!("the body is not valid JSON: {inner}")),
+            }
+        })?;
+        deserializer
+            .end()
+            .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
+        Ok(value)
+    }
+
     /// A 400 for a body that is not the JSON expected.
     pub fn malformed(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "malformed_json",
             message: message.into(),
+            field: None,
         }
     }
 
@@ -34,6 +89,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: message.into(),
+            field: None,
         }
     }
 
@@ -44,6 +100,7 @@ impl ApiError {
             code: "unauthorized",
             message: "missing or wrong bearer token (see api.token in the node's data directory)"
                 .into(),
+            field: None,
         }
     }
 }
@@ -72,6 +129,7 @@ impl From<EngineError> for ApiError {
         ApiError {
             status,
             code,
+            field: field_named(&e.to_string()),
             message: e.to_string(),
         }
     }
@@ -79,7 +137,28 @@ impl From<EngineError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = match &self.field {
+            Some(field) => {
+                json!({"error": {"code": self.code, "message": self.message, "field": field}})
+            }
+            None => json!({"error": {"code": self.code, "message": self.message}}),
+        };
         (self.status, Json(body)).into_response()
     }
+}
+
+/// A serde_json message without its " at line 1 column 17" tail: the field's path says
+/// where, better.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The field a rule's message names (`field `recipients[0].platform_id`: ...`), if any.
+fn field_named(message: &str) -> Option<String> {
+    let rest = message.split_once("field `")?.1;
+    let (field, _) = rest.split_once('`')?;
+    Some(field.to_string())
 }

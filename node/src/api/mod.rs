@@ -151,6 +151,7 @@ async fn refuse_declared_oversize(request: Request, next: Next) -> Result<Respon
                 "the body declares {} bytes; at most {MAX_API_BODY_BYTES} are allowed",
                 declared.unwrap_or_default()
             ),
+            field: None,
         });
     }
     Ok(next.run(request).await)
@@ -168,6 +169,7 @@ async fn request_timeout(request: Request, next: Next) -> Result<Response, ApiEr
                 "the request was not complete and answered within {:?}",
                 serve::API_REQUEST_TIMEOUT
             ),
+            field: None,
         })
 }
 

@@ -23,7 +23,7 @@ pub(crate) fn json_body<T: DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let body = body_bytes(body)?;
-    serde_json::from_slice(&body).map_err(|e| ApiError::malformed(e.to_string()))
+    ApiError::parse_json(&body)
 }
 
 /// A document id from the path, or a 404 saying what an id looks like.
@@ -138,20 +138,24 @@ pub async fn share(
     let project = parse_doc(&project)?;
     let body: ShareBody = json_body(body)?;
     if body.recipients.is_empty() || body.recipients.len() > MAX_SHARE_RECIPIENTS {
-        return Err(ApiError::malformed(format!(
-            "field `recipients` lists {} platforms; 1 to {MAX_SHARE_RECIPIENTS} allowed",
-            body.recipients.len()
-        )));
+        return Err(ApiError::invalid(
+            "recipients",
+            format!(
+                "field `recipients` lists {} platforms; 1 to {MAX_SHARE_RECIPIENTS} allowed",
+                body.recipients.len()
+            ),
+        ));
     }
-    let mut last = None;
-    for r in body.recipients {
-        let op = ProjectOp::Share(project, r.platform_id, Some(r.access));
-        last = Some(state.engine.projects(federation, op).await?);
-    }
-    match last {
-        Some(answer) => one(answer),
-        None => Err(ApiError::malformed("no recipients")),
-    }
+    // One change for every recipient: the call is all or nothing.
+    let shares = body
+        .recipients
+        .into_iter()
+        .map(|r| (r.platform_id, Some(r.access)))
+        .collect();
+    one(state
+        .engine
+        .projects(federation, ProjectOp::Share(project, shares))
+        .await?)
 }
 
 /// `DELETE /v1/federations/{id}/projects/{project}/shares/{platform}`
@@ -166,7 +170,10 @@ pub async fn unshare(
         .map_err(|e: fed_crdt::error::ParseIdError| ApiError::not_found(e.to_string()))?;
     one(state
         .engine
-        .projects(federation, ProjectOp::Share(project, platform, None))
+        .projects(
+            federation,
+            ProjectOp::Share(project, vec![(platform, None)]),
+        )
         .await?)
 }
 

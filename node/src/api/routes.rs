@@ -77,6 +77,7 @@ pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, A
             "bad_body"
         },
         message: format!("{e} (at most {MAX_API_BODY_BYTES} bytes)"),
+        field: None,
     })
 }
 
@@ -168,8 +169,7 @@ pub async fn set_profile(
 ) -> Result<Json<ProfileChange>, ApiError> {
     let federation = parse_federation(&id)?;
     let body = body_bytes(body)?;
-    let profile: PlatformProfile =
-        serde_json::from_slice(&body).map_err(|e| ApiError::malformed(e.to_string()))?;
+    let profile: PlatformProfile = ApiError::parse_json(&body)?;
     let change_hash = state.engine.set_profile(federation, profile).await?;
     Ok(Json(ProfileChange { change_hash }))
 }

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fed_crdt::ids::{DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::registry::projects::{
-    create_project, delete_project, share_project, update_project, Access, Project, ProjectView,
+    create_project, delete_project, share_project_with, update_project, Access, Project,
+    ProjectView,
 };
 use serde::Serialize;
 
@@ -24,8 +25,9 @@ pub enum ProjectOp {
     /// Change some of a project's details (owner or `write` share); the fields not named
     /// keep their value as of the change, whoever wrote it last.
     Update(DocId, Box<ProjectPatch>),
-    /// Share with a platform (`Some`) or stop sharing (`None`); owner only.
-    Share(DocId, PlatformId, Option<Access>),
+    /// Share with platforms (`Some`) or stop sharing (`None`), all in one change or
+    /// none at all; owner only.
+    Share(DocId, Vec<(PlatformId, Option<Access>)>),
     /// Mark deleted; owner only.
     Delete(DocId),
 }
@@ -36,21 +38,39 @@ pub enum ProjectOp {
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
     /// New code.
+    #[serde(default, deserialize_with = "present")]
     pub code: Option<String>,
     /// New name.
+    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
     /// New description.
+    #[serde(default, deserialize_with = "present")]
     pub description: Option<String>,
     /// New first day (`""` to remove).
+    #[serde(default, deserialize_with = "present")]
     pub start_date: Option<String>,
     /// New last day (`""` to remove).
+    #[serde(default, deserialize_with = "present")]
     pub end_date: Option<String>,
     /// New list of framework ids.
+    #[serde(default, deserialize_with = "present")]
     pub regulatory_frameworks: Option<Vec<String>>,
     /// New list of entity ids.
+    #[serde(default, deserialize_with = "present")]
     pub entities: Option<Vec<String>>,
     /// New list of people.
+    #[serde(default, deserialize_with = "present")]
     pub members: Option<Vec<fed_crdt::registry::projects::ProjectMember>>,
+}
+
+/// A patch field that is given must hold a value: `null` is refused (naming the field)
+/// rather than read as "leave it as it is", which would answer 200 and do nothing.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 impl ProjectPatch {
@@ -144,9 +164,7 @@ impl Engine {
             .ok_or(EngineError::UnknownFederation(federation))?;
         let now_ms = now_millis();
         let target = match &op {
-            ProjectOp::Update(id, _) | ProjectOp::Share(id, _, _) | ProjectOp::Delete(id) => {
-                Some(*id)
-            }
+            ProjectOp::Update(id, _) | ProjectOp::Share(id, _) | ProjectOp::Delete(id) => Some(*id),
             _ => None,
         };
         let mut grants = Vec::new();
@@ -178,22 +196,32 @@ impl Engine {
                 update_project(doc, chain, &self.signing, &project, now_ms)
                     .map_err(|e| EngineError::Invalid(e.to_string()))?
             }
-            ProjectOp::Share(id, platform, access) => {
+            ProjectOp::Share(id, shares) => {
                 let doc = self.readable_project(federation, id, &[Some("owner")])?;
-                if access.is_some() && !chain.state().is_member(&platform, super::now()) {
-                    return Err(EngineError::Invalid(format!(
-                        "platform {platform} is not an active member of the federation"
-                    )));
-                }
-                let env = share_project(doc, chain, &self.signing, platform, access, now_ms)
-                    .map_err(|e| EngineError::Invalid(e.to_string()))?;
-                match access {
-                    // A new party reads the whole history: every past epoch.
-                    Some(_) if env.is_some() && !self.parties(&id).contains(&platform) => {
-                        grants.extend(self.extend_epochs(federation, id, platform)?);
+                // Every recipient is checked before anything is signed: one bad
+                // recipient refuses the whole call.
+                let now = super::now();
+                for (i, (platform, access)) in shares.iter().enumerate() {
+                    if access.is_some() && !chain.state().is_member(platform, now) {
+                        return Err(EngineError::Invalid(format!(
+                            "field `recipients[{i}].platform_id`: platform {platform} is not an active member of the federation"
+                        )));
                     }
-                    None => unshared = env.is_some(),
-                    Some(_) => {}
+                }
+                let env = share_project_with(doc, chain, &self.signing, &shares, now_ms)
+                    .map_err(|e| EngineError::Invalid(e.to_string()))?;
+                if env.is_some() {
+                    let parties = self.parties(&id);
+                    for (platform, access) in &shares {
+                        match access {
+                            // A new party reads the whole history: every past epoch.
+                            Some(_) if !parties.contains(platform) => {
+                                grants.extend(self.extend_epochs(federation, id, *platform)?);
+                            }
+                            None => unshared |= parties.contains(platform),
+                            Some(_) => {}
+                        }
+                    }
                 }
                 env
             }

@@ -111,18 +111,53 @@ pub fn share_project(
     access: Option<Access>,
     now_ms: i64,
 ) -> Result<Option<ChangeEnvelope>, ProjectError> {
+    share_project_with(document, chain, owner_key, &[(platform, access)], now_ms)
+}
+
+/// Like [`share_project`] for several platforms at once, in one change: either every
+/// share in `shares` is made, or none (a bad one refuses the whole list, naming its
+/// position as `shares[i]`). Returns `Ok(None)` if nothing changes.
+///
+/// # Errors
+///
+/// As [`share_project`]; also for a platform named twice.
+pub fn share_project_with(
+    document: &Document,
+    chain: &Chain,
+    owner_key: &SigningKey,
+    shares: &[(PlatformId, Option<Access>)],
+    now_ms: i64,
+) -> Result<Option<ChangeEnvelope>, ProjectError> {
     check_kind(document.id())?;
     let view = readable(document)?;
-    if platform == view.owner {
-        return Err(ProjectError::Field {
-            field: "shares".into(),
-            problem: "cannot name the owner".into(),
-        });
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, (platform, _)) in shares.iter().enumerate() {
+        let field = if shares.len() == 1 {
+            "shares".to_string()
+        } else {
+            format!("shares[{i}]")
+        };
+        if *platform == view.owner {
+            return Err(ProjectError::Field {
+                field,
+                problem: "cannot name the owner".into(),
+            });
+        }
+        if !seen.insert(*platform) {
+            return Err(ProjectError::Field {
+                field,
+                problem: format!("platform {platform} is named twice"),
+            });
+        }
     }
-    if view.shares.get(&platform).copied() == access {
+    let changes: Vec<(String, Option<Access>)> = shares
+        .iter()
+        .filter(|(platform, access)| view.shares.get(platform).copied() != *access)
+        .map(|(platform, access)| (platform.to_string(), *access))
+        .collect();
+    if changes.is_empty() {
         return Ok(None);
     }
-    let key = platform.to_string();
     seal_change::<ProjectError, _>(
         document.automerge(),
         chain,
@@ -134,9 +169,11 @@ pub fn share_project(
                 Some((Value::Object(ObjType::Map), obj)) => obj,
                 _ => tx.put_object(ROOT, "shares", ObjType::Map)?,
             };
-            match access {
-                Some(access) => tx.put(&shares, key.as_str(), access.name())?,
-                None => tx.delete(&shares, key.as_str())?,
+            for (key, access) in &changes {
+                match access {
+                    Some(access) => tx.put(&shares, key.as_str(), access.name())?,
+                    None => tx.delete(&shares, key.as_str())?,
+                }
             }
             Ok(())
         },

@@ -1,0 +1,177 @@
+//! A call answered with an error changes nothing: every recipient, field and step is
+//! checked before anything is signed, and a share of several platforms is one change.
+
+use fed_e2e::{wait_until, Admin, TestNode};
+use serde_json::{json, Value};
+
+/// Everything a failed call could have left behind, as the owner and the member see it.
+fn state(nodes: &[&TestNode], federation: &str) -> Vec<Value> {
+    nodes
+        .iter()
+        .flat_map(|n| {
+            [
+                n.get(&format!("/v1/federations/{federation}/projects")),
+                n.get(&format!("/v1/federations/{federation}/exports")),
+                n.get(&format!("/v1/refusals?federation={federation}")),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn no_call_answered_with_an_error_leaves_a_change_behind() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let admin = Admin::new(root, "chain.json");
+    let (_, nodes) = admin.start_members(&["owner", "member"]);
+    let [owner, member]: [TestNode; 2] = nodes.try_into().unwrap_or_else(|_| panic!("2 nodes"));
+    let federation = admin.federation();
+    let outsider_dir = TestNode::init(root, "outsider");
+    let card: Value = serde_json::from_str(
+        &std::fs::read_to_string(outsider_dir.join("identity.card.json")).expect("card"),
+    )
+    .expect("card json");
+    let outsider = card["platform_id"]
+        .as_str()
+        .expect("platform id")
+        .to_string();
+
+    let body = json!({
+        "code": "AON", "name": "All or nothing", "description": "",
+        "start_date": "2027-01-01", "end_date": "2028-12-31",
+        "regulatory_frameworks": [], "entities": [], "members": []
+    });
+    let project = owner.create_project(&federation, &body);
+    let projects = format!("/v1/federations/{federation}/projects");
+    let one = format!("{projects}/{project}");
+    let share = format!("{one}/share");
+    let recipient = |id: &str, access: &str| json!({"platform_id": id, "access": access});
+    let failing: Vec<(&str, String, Value, u16)> = vec![
+        (
+            "POST",
+            share.clone(),
+            json!({"recipients": [recipient(&member.platform_id, "read"), recipient(&outsider, "read")]}),
+            422,
+        ),
+        (
+            "POST",
+            share.clone(),
+            json!({"recipients": [recipient(&member.platform_id, "read"), recipient(&owner.platform_id, "write")]}),
+            422,
+        ),
+        (
+            "POST",
+            share.clone(),
+            json!({"recipients": [recipient(&member.platform_id, "read"), recipient(&member.platform_id, "write")]}),
+            422,
+        ),
+        (
+            "POST",
+            share.clone(),
+            json!({"recipients": [recipient(&member.platform_id, "read"), {"platform_id": member.platform_id, "access": "all"}]}),
+            422,
+        ),
+        ("PATCH", one.clone(), json!({"name": null}), 422),
+        (
+            "PATCH",
+            one.clone(),
+            json!({"name": "Projet\u{202E}txt.exe"}),
+            422,
+        ),
+        ("PATCH", one.clone(), json!({"name": ""}), 422),
+        (
+            "PATCH",
+            one.clone(),
+            json!({"name": "ok", "end_date": "not a date"}),
+            422,
+        ),
+        (
+            "POST",
+            projects.clone(),
+            json!({"code": "AON", "name": "Same code", "description": "", "start_date": "2027-01-01", "end_date": "2028-12-31", "regulatory_frameworks": [], "entities": [], "members": []}),
+            409,
+        ),
+    ];
+    let before = state(&[&owner, &member], &federation);
+    for (method, path, body, expected) in &failing {
+        let (status, answer) = owner.call(method, path, Some(&body.to_string()), true);
+        assert!(
+            status >= 400,
+            "{method} {path} {body} was accepted: {answer}"
+        );
+        assert_eq!(status, *expected, "{method} {path} {body}: {answer}");
+        assert_eq!(
+            state(&[&owner, &member], &federation),
+            before,
+            "{method} {path} {body} answered {status} yet changed something"
+        );
+    }
+
+    // The same share without the bad recipient is made, as one change.
+    let (status, answer) = owner.call(
+        "POST",
+        &share,
+        Some(&json!({"recipients": [recipient(&member.platform_id, "read")]}).to_string()),
+        true,
+    );
+    assert_eq!(status, 200, "{answer}");
+    wait_until("the member reads the project", || {
+        member
+            .try_call("GET", &one, None)
+            .is_ok_and(|(status, _)| status == 200)
+    });
+}
+
+/// Every 4xx about a body names the JSON path of the field to blame; only a body that is
+/// not JSON at all is `malformed_json`.
+#[test]
+fn errors_name_the_offending_field() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let admin = Admin::new(root, "chain.json");
+    let (_, nodes) = admin.start_members(&["owner", "member"]);
+    let [owner, member]: [TestNode; 2] = nodes.try_into().unwrap_or_else(|_| panic!("2 nodes"));
+    let federation = admin.federation();
+    let body = json!({
+        "code": "FLD", "name": "Fields", "description": "",
+        "start_date": "2027-01-01", "end_date": "2028-12-31",
+        "regulatory_frameworks": [], "entities": [], "members": []
+    });
+    let project = owner.create_project(&federation, &body);
+    let one = format!("/v1/federations/{federation}/projects/{project}");
+    let share = format!("{one}/share");
+    let profile = format!("/v1/federations/{federation}/platforms/me");
+    let cases: Vec<(&str, &str, String, u16, &str, Option<&str>)> = vec![
+        ("POST", &share, r#"{"recipients": "all"}"#.into(), 422, "invalid", Some("recipients")),
+        (
+            "POST",
+            &share,
+            json!({"recipients": [{"platform_id": member.platform_id, "access": "read"}, {"platform_id": member.platform_id, "access": "all"}]}).to_string(),
+            422,
+            "invalid",
+            Some("recipients[1].access"),
+        ),
+        (
+            "POST",
+            &share,
+            json!({"recipients": [{"platform_id": "not-a-platform", "access": "read"}]}).to_string(),
+            422,
+            "invalid",
+            Some("recipients[0].platform_id"),
+        ),
+        ("PATCH", &one, r#"{"name": null}"#.into(), 422, "invalid", Some("name")),
+        ("PATCH", &one, r#"{"colour": "red"}"#.into(), 422, "invalid", Some("colour")),
+        ("PUT", &profile, r#"{"display_name": "X", "description": "", "addresses": []}"#.into(), 422, "invalid", Some("contact")),
+        ("PATCH", &one, r#"{"name": "x""#.into(), 400, "malformed_json", None),
+        ("PATCH", &one, "not json".into(), 400, "malformed_json", None),
+    ];
+    for (method, path, body, status, code, field) in cases {
+        let (got, answer) = owner.call(method, path, Some(&body), true);
+        assert_eq!(got, status, "{method} {path} {body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
+        match field {
+            Some(field) => assert_eq!(answer["error"]["field"], field, "{body}: {answer}"),
+            None => assert!(answer["error"].get("field").is_none(), "{body}: {answer}"),
+        }
+    }
+}
