@@ -61,6 +61,7 @@ fn store_crash_writer_child() {
         Path::new(&dir),
         StoreConfig {
             cache_bytes: CACHE_BYTES,
+            ..StoreConfig::default()
         },
     )
     .expect("child opens the store");
@@ -187,6 +188,7 @@ fn verify(dir: &Path, last_ack: Option<u64>, context: &str) -> u64 {
         dir,
         StoreConfig {
             cache_bytes: CACHE_BYTES,
+            ..StoreConfig::default()
         },
     )
     .unwrap_or_else(|e| panic!("{context}: store does not reopen after SIGKILL: {e}"));

@@ -6,8 +6,15 @@
 use fed_e2e::{wait_until, Admin, TestNode};
 use serde_json::{json, Value};
 
-/// How many times the owner patches its project and its profile.
-const EDITS: usize = 5_000;
+/// How many times the owner patches its project and its profile: 5,000 unless
+/// `FED_LONG_HISTORY_EDITS` says otherwise (any number over the buffer cap of 1,024
+/// showed the loss).
+fn edits() -> usize {
+    std::env::var("FED_LONG_HISTORY_EDITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000)
+}
 
 fn project_name(node: &TestNode, federation: &str, project: &str) -> Option<String> {
     let (status, value) = node.call(
@@ -62,7 +69,8 @@ fn thousands_of_edits_survive_sigterm_and_sigkill_restarts() {
 
     let profile_path = format!("/v1/federations/{federation}/platforms/me");
     let project_path = format!("/v1/federations/{federation}/projects/{project}");
-    for i in 0..EDITS {
+    let edits = edits();
+    for i in 0..edits {
         let rev = format!("rev-{i}");
         let (status, value) = owner.call(
             "PATCH",
@@ -77,7 +85,7 @@ fn thousands_of_edits_survive_sigterm_and_sigkill_restarts() {
         let (status, value) = owner.call("PUT", &profile_path, Some(&profile.to_string()), true);
         assert_eq!(status, 200, "profile {i}: {value}");
     }
-    let last = format!("rev-{}", EDITS - 1);
+    let last = format!("rev-{}", edits - 1);
     let owner_id = owner.platform_id.clone();
     wait_until("both nodes read the last edit", || {
         last_values_hold(&[&owner, &reader], &federation, &project, &owner_id, &last)

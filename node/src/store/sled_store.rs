@@ -18,6 +18,50 @@ pub struct SledStore {
     /// for a lookup by name.
     trees: [sled::Tree; Tree::ALL.len()],
     dir: PathBuf,
+    /// What makes a flush reach the drive; `None` when [`StoreConfig::sync_data`] is off.
+    durability: Option<std::sync::Arc<Durability>>,
+}
+
+/// sled 0.34 flushes with `sync_file_range`, which neither empties the drive's write
+/// cache nor records the file's new length: a flushed write survives `kill -9` but not
+/// necessarily a power cut. After each flush the store therefore `fdatasync`s sled's
+/// files (data and the metadata needed to read it, such as the length), and `fsync`s
+/// the directory whenever its list of files has changed (sled creates snapshot files),
+/// so that a new file's name is durable too.
+struct Durability {
+    dir: PathBuf,
+    /// The names of the directory's files when it was last synced.
+    synced_listing: std::sync::Mutex<Vec<std::ffi::OsString>>,
+}
+
+impl Durability {
+    fn listing(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
+        let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// Makes everything sled has flushed durable.
+    fn sync(&self) -> std::io::Result<()> {
+        let listing = Durability::listing(&self.dir)?;
+        for name in &listing {
+            let path = self.dir.join(name);
+            if path.is_file() {
+                std::fs::File::open(&path)?.sync_data()?;
+            }
+        }
+        let mut synced = self
+            .synced_listing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *synced != listing {
+            std::fs::File::open(&self.dir)?.sync_all()?;
+            *synced = listing;
+        }
+        Ok(())
+    }
 }
 
 /// Shows the directory only: sled's own `Debug` prints every tree's contents, which are
@@ -69,11 +113,22 @@ impl SledStore {
             recovered = db.was_recovered(),
             "store opened"
         );
-        Ok(SledStore {
+        let durability = config.sync_data.then(|| {
+            std::sync::Arc::new(Durability {
+                dir: dir.to_path_buf(),
+                synced_listing: std::sync::Mutex::new(Vec::new()),
+            })
+        });
+        let store = SledStore {
             db,
             trees,
             dir: dir.to_path_buf(),
-        })
+            durability,
+        };
+        // The directory and its files, as sled created them, are durable before the
+        // first write is acknowledged.
+        store.sync_to_disk(Vec::new())?;
+        Ok(store)
     }
 
     /// The database directory.
@@ -83,6 +138,25 @@ impl SledStore {
 
     fn tree(&self, tree: Tree) -> &sled::Tree {
         &self.trees[tree.index()]
+    }
+
+    /// sled's flush, then what makes it durable on power loss (see [`Durability`]).
+    fn sync_to_disk(&self, trees: Vec<Tree>) -> Result<(), StoreError> {
+        self.db.flush().map_err(|e| StoreError::Backend {
+            op: Operation::Flush,
+            trees: trees.clone(),
+            key: None,
+            source: Box::new(e),
+        })?;
+        if let Some(durability) = &self.durability {
+            durability.sync().map_err(|e| StoreError::Backend {
+                op: Operation::Flush,
+                trees,
+                key: None,
+                source: Box::new(e),
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -177,23 +251,11 @@ impl Store for SledStore {
                 })
             }
         }
-        self.db.flush().map_err(|e| StoreError::Backend {
-            op: Operation::Flush,
-            trees: touched,
-            key: None,
-            source: Box::new(e),
-        })?;
-        Ok(())
+        self.sync_to_disk(touched)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(|e| StoreError::Backend {
-            op: Operation::Flush,
-            trees: Vec::new(),
-            key: None,
-            source: Box::new(e),
-        })?;
-        Ok(())
+        self.sync_to_disk(Vec::new())
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
@@ -218,6 +280,40 @@ mod tests {
             assert_eq!(tree.index(), i);
             assert_eq!(&store.tree(tree).name()[..], tree.name().as_bytes());
         }
+    }
+
+    #[test]
+    fn every_file_of_the_store_is_synced_with_its_name() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SledStore::open(dir.path(), StoreConfig::default()).expect("open");
+        let durability = store
+            .durability
+            .clone()
+            .expect("sync_data is on by default");
+        let mut batch = WriteBatch::new();
+        batch.put(Tree::Envelopes, b"k".to_vec(), vec![7; 4096]);
+        store.apply(batch).expect("apply");
+        // A file appears in the directory, as sled's snapshots do: the next flush syncs
+        // the directory again, so that its name survives a power cut.
+        std::fs::write(dir.path().join("snap.test"), b"x").expect("write");
+        store.flush().expect("flush");
+        let synced = durability
+            .synced_listing
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        assert_eq!(synced, Durability::listing(dir.path()).expect("listing"));
+        assert!(synced.iter().any(|n| n == "snap.test"));
+        let off = tempfile::tempdir().expect("temp dir");
+        let unsynced = SledStore::open(
+            off.path(),
+            StoreConfig {
+                sync_data: false,
+                ..StoreConfig::default()
+            },
+        )
+        .expect("open");
+        assert!(unsynced.durability.is_none());
     }
 
     #[test]

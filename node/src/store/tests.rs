@@ -18,6 +18,7 @@ fn open_sled(dir: &Path) -> SledStore {
         dir,
         StoreConfig {
             cache_bytes: 8 * 1024 * 1024,
+            ..StoreConfig::default()
         },
     )
     .expect("open sled store")
