@@ -175,3 +175,66 @@ fn errors_name_the_offending_field() {
         }
     }
 }
+
+/// The writer checks its own change before anything is stored: a deleted project answers
+/// 409, an ended membership 403 naming when it ended, and the refusal log stays empty
+/// (it is for changes other platforms send).
+#[test]
+fn own_writes_that_would_be_refused_are_answered_and_never_recorded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let admin = Admin::new(root, "chain.json");
+    let owner_dir = TestNode::init(root, "owner");
+    let brief_dir = TestNode::init(root, "brief");
+    let expires = fed_crdt::Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            + 8,
+    );
+    admin.admit(&owner_dir, &[]);
+    admin.admit(&brief_dir, &["--expires", &expires.to_string()]);
+    let owner = TestNode::start(&owner_dir, &[]);
+    let brief = TestNode::start(&brief_dir, &[&owner.bootstrap]);
+    admin.join(&owner);
+    admin.join(&brief);
+    let federation = admin.federation();
+    let refusals = format!("/v1/refusals?federation={federation}");
+
+    let body = json!({
+        "code": "DEL", "name": "To delete", "description": "",
+        "start_date": "2027-01-01", "end_date": "2028-12-31",
+        "regulatory_frameworks": [], "entities": [], "members": []
+    });
+    let project = owner.create_project(&federation, &body);
+    let one = format!("/v1/federations/{federation}/projects/{project}");
+    let (status, answer) = owner.call("DELETE", &one, None, true);
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = owner.call("PATCH", &one, Some(r#"{"name": "again"}"#), true);
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "deleted", "{answer}");
+
+    let profile = format!("/v1/federations/{federation}/platforms/me");
+    let body = json!({"display_name": "Brief", "description": "", "contact": "", "addresses": []});
+    wait_until("the brief membership has expired", || {
+        let (status, _) = brief.call("PUT", &profile, Some(&body.to_string()), true);
+        status == 403
+    });
+    let (status, answer) = brief.call("PUT", &profile, Some(&body.to_string()), true);
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["error"]["code"], "membership_ended", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&expires.to_string()), "{message}");
+
+    assert_eq!(
+        owner.get(&refusals),
+        json!([]),
+        "the owner recorded nothing"
+    );
+    assert_eq!(
+        brief.get(&refusals),
+        json!([]),
+        "the expired platform recorded nothing"
+    );
+}

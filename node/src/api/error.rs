@@ -121,6 +121,8 @@ impl From<EngineError> for ApiError {
             EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            EngineError::Deleted(_) => (StatusCode::CONFLICT, "deleted"),
+            EngineError::MembershipEnded(_) => (StatusCode::FORBIDDEN, "membership_ended"),
             EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
             EngineError::IncompleteHistory { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "incomplete_history")

@@ -320,6 +320,20 @@ impl Documents {
         self.persist(&id, outcomes)
     }
 
+    /// Runs on this platform's own change every check a receiving node will run, and
+    /// changes nothing: the answer to a local write that would be refused.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Refused`] naming the check and the reason.
+    pub fn check_own(&self, chain: &Chain, env: &ChangeEnvelope) -> Result<(), EngineError> {
+        let refusal = match self.docs.get(&env.document) {
+            Some(doc) => doc.check_own(chain, env),
+            None => self.empty(env.document, chain).check_own(chain, env),
+        };
+        refusal.map_err(|r| EngineError::Refused(format!("{}: {}", r.check.name(), r.reason)))
+    }
+
     /// Checks an envelope that must not be kept whatever the outcome (a private document
     /// that arrived by gossip): a refusal is recorded, nothing else is stored.
     ///

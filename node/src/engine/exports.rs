@@ -113,6 +113,13 @@ fn role_of(view: &ExportView, me: &PlatformId) -> Option<Party> {
     }
 }
 
+impl ExportOp {
+    /// Whether the operation writes (so needs an active membership).
+    pub fn writes(&self) -> bool {
+        !matches!(self, ExportOp::List { .. } | ExportOp::Get(_))
+    }
+}
+
 impl Engine {
     pub(super) async fn exports(
         &mut self,

@@ -60,6 +60,13 @@ pub enum EngineError {
     /// It would clash with what exists (a project code already used, say).
     #[error("{0}")]
     Conflict(String),
+    /// This platform's membership has ended (revoked or expired): it may read what it
+    /// holds, not write.
+    #[error("{0}")]
+    MembershipEnded(String),
+    /// The document is deleted: nothing more may be written to it.
+    #[error("{0}")]
+    Deleted(String),
     /// Storage failed; nothing was acknowledged.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -306,7 +306,10 @@ impl Engine {
                 profile,
                 reply,
             } => {
-                let result = self.set_profile(federation, &profile).await;
+                let result = match self.check_may_write(&federation) {
+                    Ok(()) => self.set_profile(federation, &profile).await,
+                    Err(e) => Err(e),
+                };
                 let _ = reply.send(result);
             }
             EngineCommand::Platforms { federation, reply } => {
@@ -320,14 +323,22 @@ impl Engine {
                 op,
                 reply,
             } => {
-                let _ = reply.send(self.projects(federation, op).await);
+                let answer = match op.writes().then(|| self.check_may_write(&federation)) {
+                    Some(Err(e)) => Err(e),
+                    _ => self.projects(federation, op).await,
+                };
+                let _ = reply.send(answer);
             }
             EngineCommand::Exports {
                 federation,
                 op,
                 reply,
             } => {
-                let _ = reply.send(self.exports(federation, op).await);
+                let answer = match op.writes().then(|| self.check_may_write(&federation)) {
+                    Some(Err(e)) => Err(e),
+                    _ => self.exports(federation, op).await,
+                };
+                let _ = reply.send(answer);
             }
             EngineCommand::Catalog { federation, reply } => {
                 let result = self

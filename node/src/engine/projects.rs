@@ -63,6 +63,13 @@ pub struct ProjectPatch {
     pub members: Option<Vec<fed_crdt::registry::projects::ProjectMember>>,
 }
 
+impl ProjectOp {
+    /// Whether the operation writes (so needs an active membership).
+    pub fn writes(&self) -> bool {
+        !matches!(self, ProjectOp::List | ProjectOp::Get(_))
+    }
+}
+
 /// A patch field that is given must hold a value: `null` is refused (naming the field)
 /// rather than read as "leave it as it is", which would answer 200 and do nothing.
 fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
@@ -185,6 +192,7 @@ impl Engine {
             }
             ProjectOp::Update(id, patch) => {
                 let doc = self.readable_project(federation, id, &[Some("owner"), Some("write")])?;
+                self.check_not_deleted(id)?;
                 let current = match self.documents.view(&id) {
                     Some(View::Project(v)) => v.project.clone(),
                     _ => return Err(EngineError::NotFound(format!("project {id}"))),
@@ -198,6 +206,7 @@ impl Engine {
             }
             ProjectOp::Share(id, shares) => {
                 let doc = self.readable_project(federation, id, &[Some("owner")])?;
+                self.check_not_deleted(id)?;
                 // Every recipient is checked before anything is signed: one bad
                 // recipient refuses the whole call.
                 let now = super::now();
@@ -243,6 +252,16 @@ impl Engine {
                 .await;
         }
         self.project_entry(federation, id).map(ProjectAnswer::One)
+    }
+
+    /// Refuses to write to a deleted project: 409, before anything is signed.
+    fn check_not_deleted(&self, id: DocId) -> Result<(), EngineError> {
+        match self.documents.view(&id) {
+            Some(View::Project(v)) if v.deleted => Err(EngineError::Deleted(format!(
+                "project {id} is deleted; it can be read but no longer changed or shared"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses a code that a project visible here (other than `except`) already has.

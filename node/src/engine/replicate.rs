@@ -48,6 +48,11 @@ impl Engine {
             .map(|v| v.audience(chain))
             .unwrap_or_default();
         let change = env.change_hash;
+        self.check_may_write(&federation)?;
+        // The same checks every node will run, on our own change, before anything is
+        // stored: a change this node would refuse is answered, never recorded (the
+        // refusal log is for what other platforms send).
+        self.documents.check_own(chain, &env)?;
         let received = self.documents.receive(chain, env.clone())?;
         self.note_controller(&env.document);
         if let Some(refusal) = received.refused.iter().find(|r| r.change_hash == change) {
@@ -67,6 +72,32 @@ impl Engine {
         }
         self.push(federation, &audience, vec![env], grants).await;
         Ok(change)
+    }
+
+    /// Refuses a write by this platform once its membership has ended: 403 naming the
+    /// record that revoked it, or the time it expired.
+    pub(super) fn check_may_write(&self, federation: &FederationId) -> Result<(), EngineError> {
+        let me = self.me();
+        let Some(chain) = self.federations.get(federation) else {
+            return Err(EngineError::UnknownFederation(*federation));
+        };
+        let Some(member) = chain.state().members.get(&me) else {
+            return Err(EngineError::MembershipEnded(format!(
+                "this platform is not a member of federation {federation}"
+            )));
+        };
+        if let Some(revocation) = &member.revoked {
+            return Err(EngineError::MembershipEnded(format!(
+                "this platform was revoked from federation {federation} by record {} issued at {}; it may no longer write",
+                revocation.seq, revocation.at
+            )));
+        }
+        match member.expires_at {
+            Some(at) if now() >= at => Err(EngineError::MembershipEnded(format!(
+                "this platform's membership of federation {federation} expired at {at}; it may no longer write"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The audience of a private document as this platform reads it now.

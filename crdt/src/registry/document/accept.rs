@@ -8,7 +8,8 @@ use automerge::{Automerge, ReadDoc};
 
 use super::{history, refuse_descendant, Document, Entry, Outcome, RefusedChange};
 use crate::chain::Chain;
-use crate::envelope::{Refusal, RefusalCheck};
+use crate::envelope::check::{check_against_chain, check_signature, check_sizes};
+use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck, Rejection};
 use crate::ids::ChangeHash;
 use crate::registry::rules::{self, RuleInput};
 
@@ -89,6 +90,42 @@ impl Document {
             .insert(entry.env.change_hash, self.accepted.len());
         out.push(Outcome::Accepted(entry.env.clone()));
         self.accepted.push(entry);
+    }
+
+    /// Every check [`Document::receive`] would run on `env`, without changing anything:
+    /// the writer's check of its own change before it is stored or sent, so that a
+    /// change its own node would refuse is answered to the writer and never recorded.
+    ///
+    /// # Errors
+    ///
+    /// The refusal that receiving `env` would record. A change that would wait (for a
+    /// dependency, a chain record or a frontier) is refused too: the writer builds on
+    /// what it holds, so it never has to wait.
+    pub fn check_own(&self, chain: &Chain, env: &ChangeEnvelope) -> Result<(), Refusal> {
+        check_sizes(env).and_then(|()| check_signature(env))?;
+        let change = match check_against_chain(chain, env, self, || self.decode(env)) {
+            Ok(change) => change,
+            Err(Rejection::Refused(refusal)) => return Err(refusal),
+            Err(Rejection::Waiting(_)) => {
+                return Err(env.refusal(
+                    RefusalCheck::Membership,
+                    "the change cannot be decided against this node's chain yet",
+                ))
+            }
+        };
+        if let Some(dep) = env.deps.iter().find(|d| !self.index.contains_key(*d)) {
+            return Err(env.refusal(
+                RefusalCheck::Dependency,
+                format!("depends on change {dep}, which this document has not accepted"),
+            ));
+        }
+        let entry = Entry {
+            env: env.clone(),
+            change,
+        };
+        self.check_sequence(&entry)
+            .and_then(|()| self.check_epoch(&entry))
+            .and_then(|()| self.check_rules(chain, &entry))
     }
 
     /// The author's sequence number must be one more than the number of its changes in
