@@ -99,7 +99,11 @@ fn run_node(args: RunArgs) -> anyhow::Result<()> {
         },
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(fednode::run::run(options, CancellationToken::new()))
+    let result = runtime.block_on(fednode::run::run(options, CancellationToken::new()));
+    // A task stuck in a blocking call (a store write on a failing disk) must not keep
+    // the process alive once the node has stopped.
+    runtime.shutdown_timeout(fednode::run::STOP_TIMEOUT);
+    result
 }
 
 /// Prints to stdout; a closed pipe (`fednode id | head`) is not an error.

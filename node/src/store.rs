@@ -375,6 +375,36 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the failure is a full disk (or quota): the write can succeed once space
+    /// is freed, and the API answers 507.
+    pub fn is_storage_full(&self) -> bool {
+        let StoreError::Backend { source, .. } = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(error) = cause {
+            if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::StorageFull
+                    || io.raw_os_error() == Some(28) // ENOSPC
+                    || io.raw_os_error() == Some(122)
+                // EDQUOT
+                {
+                    return true;
+                }
+            }
+            if let Some(sled::Error::Io(io)) = error.downcast_ref::<sled::Error>() {
+                if io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28) {
+                    return true;
+                }
+            }
+            cause = error.source();
+        }
+        // sled sometimes keeps only the message of the I/O error it met.
+        source.to_string().contains("No space left on device")
+    }
+}
+
 /// "tree `x`, key 00ab..", "trees `x`, `y`" or "the database", for error messages.
 fn describe_target(trees: &[Tree], key: Option<&[u8]>) -> String {
     let mut out = match trees {

@@ -135,6 +135,17 @@ impl TestNode {
 
     /// Like [`TestNode::start`], with more `fednode run` flags.
     pub fn start_with(dir: &Path, bootstrap: &[&str], extra: &[&str]) -> TestNode {
+        TestNode::start_within(dir, bootstrap, extra, std::time::Duration::from_secs(30))
+    }
+
+    /// Like [`TestNode::start_with`], waiting up to `deadline` for the API (a node with a
+    /// large store takes longer to load it).
+    pub fn start_within(
+        dir: &Path,
+        bootstrap: &[&str],
+        extra: &[&str],
+        deadline: std::time::Duration,
+    ) -> TestNode {
         let _ = std::fs::remove_file(dir.join("api.addr"));
         let mut args: Vec<String> = [
             "run",
@@ -163,7 +174,7 @@ impl TestNode {
             .spawn()
             .expect("spawn fednode");
         let addr_file = dir.join("api.addr");
-        wait_until("the node writes api.addr", || addr_file.exists());
+        wait_until_within("the node writes api.addr", deadline, || addr_file.exists());
         let api = std::fs::read_to_string(&addr_file)
             .expect("api.addr")
             .trim()
@@ -348,8 +359,17 @@ impl Drop for TestNode {
 }
 
 /// Polls `condition` every 50 ms for up to 30 s; panics naming `what` on timeout.
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+pub fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    wait_until_within(what, std::time::Duration::from_secs(30), condition);
+}
+
+/// Like [`wait_until`], for up to `deadline`.
+pub fn wait_until_within(
+    what: &str,
+    deadline: std::time::Duration,
+    mut condition: impl FnMut() -> bool,
+) {
+    let deadline = std::time::Instant::now() + deadline;
     while std::time::Instant::now() < deadline {
         if condition() {
             return;

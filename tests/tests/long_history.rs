@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 /// How many times the owner patches its project and its profile: 5,000 unless
 /// `FED_LONG_HISTORY_EDITS` says otherwise (any number over the buffer cap of 1,024
 /// showed the loss).
+/// How long a restart may take to load such a store in a debug build on a loaded machine.
+const START_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
 fn edits() -> usize {
     std::env::var("FED_LONG_HISTORY_EDITS")
         .ok()
@@ -101,8 +104,14 @@ fn thousands_of_edits_survive_sigterm_and_sigkill_restarts() {
             assert_eq!(owner.stop(), 0, "owner stops cleanly");
             assert_eq!(reader.stop(), 0, "reader stops cleanly");
         }
-        owner = TestNode::start(&dirs[0], &[]);
-        reader = TestNode::start(&dirs[1], &[&owner.bootstrap]);
+        let began = std::time::Instant::now();
+        owner = TestNode::start_within(&dirs[0], &[], &[], START_DEADLINE);
+        reader = TestNode::start_within(&dirs[1], &[&owner.bootstrap], &[], START_DEADLINE);
+        eprintln!(
+            "restart after {} (crash: {crash}): both nodes answer after {:?}",
+            if crash { "SIGKILL" } else { "SIGTERM" },
+            began.elapsed()
+        );
         for node in [&owner, &reader] {
             assert_eq!(
                 project_name(node, &federation, &project).as_deref(),

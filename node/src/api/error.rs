@@ -123,6 +123,9 @@ impl From<EngineError> for ApiError {
             EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             EngineError::Deleted(_) => (StatusCode::CONFLICT, "deleted"),
             EngineError::MembershipEnded(_) => (StatusCode::FORBIDDEN, "membership_ended"),
+            EngineError::Store(e) if e.is_storage_full() => {
+                (StatusCode::INSUFFICIENT_STORAGE, "storage_full")
+            }
             EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
             EngineError::IncompleteHistory { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "incomplete_history")

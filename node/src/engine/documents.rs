@@ -97,6 +97,12 @@ pub struct Documents {
     /// Federations this node relays: their private documents are held sealed by the
     /// relay store, never here.
     relayed: std::collections::HashSet<FederationId>,
+    /// Documents dropped from memory after a failed write, to read back from the store
+    /// once it can be read, by federation.
+    stale: BTreeMap<DocId, FederationId>,
+    /// The changes of the last batch that failed to be stored, which the document read
+    /// back must not hold.
+    unstored: std::collections::HashSet<ChangeHash>,
 }
 
 impl Documents {
@@ -110,6 +116,8 @@ impl Documents {
             max_documents: MAX_DOCUMENTS_PER_FEDERATION,
             sealing: None,
             relayed: std::collections::HashSet::new(),
+            stale: BTreeMap::new(),
+            unstored: std::collections::HashSet::new(),
         }
     }
 
@@ -274,6 +282,67 @@ impl Documents {
     ///
     /// [`EngineError::Store`] if the outcome cannot be stored; then nothing is announced.
     pub fn receive(&mut self, chain: &Chain, env: ChangeEnvelope) -> Result<Received, EngineError> {
+        self.reload_stale(chain);
+        let id = env.document;
+        match self.receive_unstored(chain, env) {
+            Err(EngineError::Store(e)) => {
+                self.restore(id, chain);
+                Err(EngineError::Store(e))
+            }
+            other => other,
+        }
+    }
+
+    /// After a failed write, the document in memory may hold a change that is not stored:
+    /// read it back from the store (which first undoes the failed batch). If the store
+    /// cannot be read yet, the document leaves memory until it can.
+    fn restore(&mut self, id: DocId, chain: &Chain) {
+        self.docs.remove(&id);
+        self.views.remove(&id);
+        let unstored = std::mem::take(&mut self.unstored);
+        let restored = self.stored(&doc_prefix(&id)).and_then(|envelopes| {
+            // The store may still show the failed batch until its next write undoes it.
+            let envelopes: Vec<ChangeEnvelope> = envelopes
+                .into_iter()
+                .filter(|e| !unstored.contains(&e.change_hash))
+                .collect();
+            if envelopes.is_empty() {
+                Ok(())
+            } else {
+                self.load(id, chain, envelopes)
+            }
+        });
+        match restored {
+            Ok(()) => {
+                self.stale.remove(&id);
+                debug!(doc = %id.fmt_short(), "document read back from the store after a failed write");
+            }
+            Err(e) => {
+                warn!(doc = %id.fmt_short(), error = %e, "document set aside until the store can be read");
+                self.stale.insert(id, chain.federation());
+            }
+        }
+    }
+
+    /// Reads back the documents of `chain`'s federation set aside by [`Documents::restore`].
+    fn reload_stale(&mut self, chain: &Chain) {
+        let federation = chain.federation();
+        let stale: Vec<DocId> = self
+            .stale
+            .iter()
+            .filter(|(_, f)| **f == federation)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            self.restore(id, chain);
+        }
+    }
+
+    fn receive_unstored(
+        &mut self,
+        chain: &Chain,
+        env: ChangeEnvelope,
+    ) -> Result<Received, EngineError> {
         let id = env.document;
         let Some(doc) = self.docs.get_mut(&id) else {
             let federation = chain.federation();
@@ -476,7 +545,10 @@ impl Documents {
                 }
             }
         }
-        self.store.apply(batch)?;
+        if let Err(e) = self.store.apply(batch) {
+            self.unstored = received.accepted.iter().map(|e| e.change_hash).collect();
+            return Err(e.into());
+        }
         if !received.accepted.is_empty() || !received.refused.is_empty() {
             self.refresh_view(id);
         }

@@ -210,9 +210,10 @@ impl Keyring {
     ///
     /// # Errors
     ///
-    /// The refusal to record (check `grant`) for a grant that does not check; or a
-    /// store error, as a refusal naming it.
-    pub fn receive(&self, chain: &Chain, grant: KeyGrant) -> Result<GrantOutcome, Box<Refusal>> {
+    /// [`GrantError::Refused`] with the refusal to record (check `grant`) for a grant
+    /// that does not check; [`GrantError::Store`] if it cannot be stored, which is no
+    /// fault of the grant and is never recorded as a refusal.
+    pub fn receive(&self, chain: &Chain, grant: KeyGrant) -> Result<GrantOutcome, GrantError> {
         let hash = grant_hash(&grant);
         let known = self.grants_of(&grant.document);
         if known.iter().any(|g| grant_hash(g) == hash) {
@@ -229,25 +230,27 @@ impl Keyring {
             })
         };
         if grant.federation != chain.federation() {
-            return Err(refusal("the grant is for another federation".into()));
+            return Err(GrantError::Refused(refusal(
+                "the grant is for another federation".into(),
+            )));
         }
         if known.len() >= self.max_grants {
-            return Err(refusal(format!(
+            return Err(GrantError::Refused(refusal(format!(
                 "the document has {} grants, the most kept ({})",
                 known.len(),
                 self.max_grants
-            )));
+            ))));
         }
-        grant.check(chain).map_err(|e| refusal(e.to_string()))?;
+        grant
+            .check(chain)
+            .map_err(|e| GrantError::Refused(refusal(e.to_string())))?;
         let mut batch = WriteBatch::new();
         batch.put(
             Tree::Keys,
             grant_key(&grant),
             serde_json::to_vec(&grant).unwrap_or_default(),
         );
-        self.store
-            .apply(batch)
-            .map_err(|e| refusal(format!("cannot store the grant: {e}")))?;
+        self.store.apply(batch).map_err(GrantError::Store)?;
         Ok(GrantOutcome::Stored {
             unwrapped: self.remember(grant),
         })
@@ -399,10 +402,21 @@ impl Keyring {
             &mut rand::rng(),
         )
         .map_err(|e| EngineError::Invalid(format!("cannot grant the document's key: {e}")))?;
-        self.receive(chain, grant.clone())
-            .map_err(|r| EngineError::Refused(r.reason))?;
-        Ok(grant)
+        match self.receive(chain, grant.clone()) {
+            Ok(_) => Ok(grant),
+            Err(GrantError::Refused(r)) => Err(EngineError::Refused(r.reason)),
+            Err(GrantError::Store(e)) => Err(EngineError::Store(e)),
+        }
     }
+}
+
+/// Why a key grant was not taken.
+#[derive(Debug)]
+pub enum GrantError {
+    /// It does not check: record the refusal.
+    Refused(Box<Refusal>),
+    /// It could not be stored (a full disk, say): nothing to record, it will come again.
+    Store(crate::store::StoreError),
 }
 
 /// Opens payloads with the keys held, and applies the epoch rule with the grants held.

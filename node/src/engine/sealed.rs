@@ -142,7 +142,10 @@ impl Engine {
             match self.keys.receive(chain, grant) {
                 Ok(GrantOutcome::Stored { unwrapped: true }) => opened.push(slot),
                 Ok(_) => {}
-                Err(refusal) => refusals.push(refusal),
+                Err(super::keys::GrantError::Refused(refusal)) => refusals.push(refusal),
+                Err(super::keys::GrantError::Store(e)) => {
+                    warn!(fed = %federation.fmt_short(), error = %e, "cannot store a key grant; anti-entropy will bring it again");
+                }
             }
         }
         for refusal in refusals {

@@ -11,15 +11,38 @@ use super::{KeyValue, Operation, Store, StoreConfig, StoreError, Tree, WriteBatc
 /// The node's database on disk: one sled database, one sled tree per [`Tree`].
 ///
 /// Cloning is cheap and shares the database.
+///
+/// A failed write (the disk is full, most often) leaves sled unusable until it is
+/// reopened, and its batch may already sit in sled's buffers, to reach the disk later.
+/// So a failed [`Store::apply`] remembers how to undo its batch, and the next call
+/// reopens the database and undoes it first: a write answered with an error is never
+/// applied, and writes succeed again as soon as space returns, without a restart.
 #[derive(Clone)]
 pub struct SledStore {
+    /// `None` only between closing and reopening after a failure.
+    open: std::sync::Arc<std::sync::RwLock<Option<Open>>>,
+    recovery: std::sync::Arc<std::sync::Mutex<Recovery>>,
+    dir: PathBuf,
+    config: StoreConfig,
+    /// What makes a flush reach the drive; `None` when [`StoreConfig::sync_data`] is off.
+    durability: Option<std::sync::Arc<Durability>>,
+}
+
+/// The open database.
+struct Open {
     db: sled::Db,
     /// One handle per tree, indexed by [`Tree::index`], opened once so that no call pays
     /// for a lookup by name.
     trees: [sled::Tree; Tree::ALL.len()],
-    dir: PathBuf,
-    /// What makes a flush reach the drive; `None` when [`StoreConfig::sync_data`] is off.
-    durability: Option<std::sync::Arc<Durability>>,
+}
+
+/// What must happen before the store is used again after a failure.
+#[derive(Default)]
+struct Recovery {
+    /// A write failed: reopen before anything else.
+    broken: bool,
+    /// Batches restoring what failed writes overwrote, oldest first.
+    undo: Vec<WriteBatch>,
 }
 
 /// sled 0.34 flushes with `sync_file_range`, which neither empties the drive's write
@@ -84,35 +107,7 @@ impl SledStore {
     /// [`StoreError::Open`] if it cannot be used otherwise (unreadable, corrupt),
     /// [`StoreError::Backend`] if a tree cannot be opened.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(config.cache_bytes)
-            .open()
-            .map_err(|e| open_error(dir, e))?;
-        let open = |tree: Tree| {
-            db.open_tree(tree.name()).map_err(|e| StoreError::Backend {
-                op: Operation::Open,
-                trees: vec![tree],
-                key: None,
-                source: Box::new(e),
-            })
-        };
-        // In `Tree::ALL` order; a unit test checks that each handle has its tree's name.
-        let trees = [
-            open(Tree::Chains)?,
-            open(Tree::Envelopes)?,
-            open(Tree::Snapshots)?,
-            open(Tree::Keys)?,
-            open(Tree::SyncState)?,
-            open(Tree::Refusals)?,
-            open(Tree::Meta)?,
-        ];
-        tracing::debug!(
-            dir = %dir.display(),
-            cache_bytes = config.cache_bytes,
-            recovered = db.was_recovered(),
-            "store opened"
-        );
+        let open = open_db(dir, config)?;
         let durability = config.sync_data.then(|| {
             std::sync::Arc::new(Durability {
                 dir: dir.to_path_buf(),
@@ -120,14 +115,15 @@ impl SledStore {
             })
         });
         let store = SledStore {
-            db,
-            trees,
+            open: std::sync::Arc::new(std::sync::RwLock::new(Some(open))),
+            recovery: std::sync::Arc::default(),
             dir: dir.to_path_buf(),
+            config,
             durability,
         };
         // The directory and its files, as sled created them, are durable before the
         // first write is acknowledged.
-        store.sync_to_disk(Vec::new())?;
+        store.with_open(|open| store.sync_to_disk(open, Vec::new()))?;
         Ok(store)
     }
 
@@ -136,13 +132,70 @@ impl SledStore {
         &self.dir
     }
 
-    fn tree(&self, tree: Tree) -> &sled::Tree {
-        &self.trees[tree.index()]
+    /// Runs `f` on the open database.
+    fn with_open<R>(
+        &self,
+        f: impl FnOnce(&Open) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let guard = self
+            .open
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match guard.as_ref() {
+            Some(open) => f(open),
+            None => Err(StoreError::Backend {
+                op: Operation::Open,
+                trees: Vec::new(),
+                key: None,
+                source: "the store could not be reopened after a failed write".into(),
+            }),
+        }
+    }
+
+    /// Reopens the database after a failed write and undoes what failed writes left;
+    /// nothing is done if no write failed.
+    fn recover(&self) -> Result<(), StoreError> {
+        let mut recovery = self
+            .recovery
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !recovery.broken {
+            return Ok(());
+        }
+        {
+            let mut open = self
+                .open
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Drop the old handles (and sled's lock on the directory) before reopening.
+            drop(open.take());
+            *open = Some(open_db(&self.dir, self.config)?);
+        }
+        self.with_open(|open| {
+            for undo in &recovery.undo {
+                transact(open, undo)?;
+            }
+            self.sync_to_disk(open, Vec::new())
+        })?;
+        recovery.undo.clear();
+        recovery.broken = false;
+        tracing::info!(dir = %self.dir.display(), "store reopened after a failed write");
+        Ok(())
+    }
+
+    /// Marks the store broken after a failed write whose batch `undo` reverts.
+    fn failed(&self, undo: WriteBatch) {
+        let mut recovery = self
+            .recovery
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recovery.broken = true;
+        recovery.undo.push(undo);
     }
 
     /// sled's flush, then what makes it durable on power loss (see [`Durability`]).
-    fn sync_to_disk(&self, trees: Vec<Tree>) -> Result<(), StoreError> {
-        self.db.flush().map_err(|e| StoreError::Backend {
+    fn sync_to_disk(&self, open: &Open, trees: Vec<Tree>) -> Result<(), StoreError> {
+        open.db.flush().map_err(|e| StoreError::Backend {
             op: Operation::Flush,
             trees: trees.clone(),
             key: None,
@@ -157,6 +210,79 @@ impl SledStore {
             })?;
         }
         Ok(())
+    }
+}
+
+/// Opens sled in `dir` with every tree.
+fn open_db(dir: &Path, config: StoreConfig) -> Result<Open, StoreError> {
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(config.cache_bytes)
+        .open()
+        .map_err(|e| open_error(dir, e))?;
+    let open = |tree: Tree| {
+        db.open_tree(tree.name()).map_err(|e| StoreError::Backend {
+            op: Operation::Open,
+            trees: vec![tree],
+            key: None,
+            source: Box::new(e),
+        })
+    };
+    // In `Tree::ALL` order; a unit test checks that each handle has its tree's name.
+    let trees = [
+        open(Tree::Chains)?,
+        open(Tree::Envelopes)?,
+        open(Tree::Snapshots)?,
+        open(Tree::Keys)?,
+        open(Tree::SyncState)?,
+        open(Tree::Refusals)?,
+        open(Tree::Meta)?,
+    ];
+    tracing::debug!(
+        dir = %dir.display(),
+        cache_bytes = config.cache_bytes,
+        recovered = db.was_recovered(),
+        "store opened"
+    );
+    Ok(Open { db, trees })
+}
+
+impl Open {
+    fn tree(&self, tree: Tree) -> &sled::Tree {
+        &self.trees[tree.index()]
+    }
+}
+
+/// Runs `batch` as one sled transaction over the trees it touches (sled seals the writes
+/// of a multi-tree transaction into one log batch, recovered all or nothing).
+fn transact(open: &Open, batch: &WriteBatch) -> Result<(), StoreError> {
+    let touched = batch.trees();
+    let handles: Vec<&sled::Tree> = touched.iter().map(|&t| open.tree(t)).collect();
+    // Position of each tree among the transaction's views.
+    let mut view_of = [0usize; Tree::ALL.len()];
+    for (i, t) in touched.iter().enumerate() {
+        view_of[t.index()] = i;
+    }
+    let result =
+        <[&sled::Tree] as Transactional<Infallible>>::transaction(handles.as_slice(), |views| {
+            for (tree, key, value) in batch.ops() {
+                let view = &views[view_of[tree.index()]];
+                match value {
+                    Some(value) => view.insert(key, value)?,
+                    None => view.remove(key)?,
+                };
+            }
+            Ok(())
+        });
+    match result {
+        Ok(()) => Ok(()),
+        Err(TransactionError::Abort(never)) => match never {},
+        Err(TransactionError::Storage(e)) => Err(StoreError::Backend {
+            op: Operation::Apply,
+            trees: touched,
+            key: None,
+            source: Box::new(e),
+        }),
     }
 }
 
@@ -188,12 +314,16 @@ fn backend(op: Operation, tree: Tree, key: Option<&[u8]>, e: sled::Error) -> Sto
 }
 
 impl Store for SledStore {
+    /// Reads do not wait for a failed write to be undone (that needs space on disk):
+    /// until the next write, they may still see the failed batch.
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let value = self
-            .tree(tree)
-            .get(key)
-            .map_err(|e| backend(Operation::Get, tree, Some(key), e))?;
-        Ok(value.map(|v| v.to_vec()))
+        self.with_open(|open| {
+            let value = open
+                .tree(tree)
+                .get(key)
+                .map_err(|e| backend(Operation::Get, tree, Some(key), e))?;
+            Ok(value.map(|v| v.to_vec()))
+        })
     }
 
     fn scan_prefix(
@@ -202,68 +332,68 @@ impl Store for SledStore {
         prefix: &[u8],
         limit: usize,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        self.tree(tree)
-            .scan_prefix(prefix)
-            .take(limit)
-            .map(|item| {
-                item.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(|e| backend(Operation::Scan, tree, Some(prefix), e))
-            })
-            .collect()
+        self.with_open(|open| {
+            open.tree(tree)
+                .scan_prefix(prefix)
+                .take(limit)
+                .map(|item| {
+                    item.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                        .map_err(|e| backend(Operation::Scan, tree, Some(prefix), e))
+                })
+                .collect()
+        })
     }
 
-    /// Runs the batch as one sled transaction over the trees it touches (sled seals the
-    /// writes of a multi-tree transaction into one log batch, recovered all or nothing),
-    /// then flushes the database.
+    /// Runs the batch as one transaction, then flushes (and syncs) the database. If
+    /// either fails, the batch is undone at the next call (see [`SledStore`]).
     fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let touched = batch.trees();
-        let handles: Vec<&sled::Tree> = touched.iter().map(|&t| self.tree(t)).collect();
-        // Position of each tree among the transaction's views.
-        let mut view_of = [0usize; Tree::ALL.len()];
-        for (i, t) in touched.iter().enumerate() {
-            view_of[t.index()] = i;
-        }
-        let result = <[&sled::Tree] as Transactional<Infallible>>::transaction(
-            handles.as_slice(),
-            |views| {
-                for (tree, key, value) in batch.ops() {
-                    let view = &views[view_of[tree.index()]];
-                    match value {
-                        Some(value) => view.insert(key, value)?,
-                        None => view.remove(key)?,
-                    };
-                }
-                Ok(())
-            },
-        );
-        match result {
-            Ok(()) => {}
-            Err(TransactionError::Abort(never)) => match never {},
-            Err(TransactionError::Storage(e)) => {
-                return Err(StoreError::Backend {
-                    op: Operation::Apply,
-                    trees: touched,
-                    key: None,
-                    source: Box::new(e),
-                })
+        self.recover()?;
+        // The store is marked broken outside `with_open`: `recover` takes the recovery
+        // lock before the database's.
+        let (result, undo) = self.with_open(|open| {
+            // What the batch overwrites, to undo it if it does not reach the disk.
+            let mut undo = WriteBatch::new();
+            let mut olds = Vec::new();
+            for (tree, key, _) in batch.ops() {
+                let old = open
+                    .tree(tree)
+                    .get(key)
+                    .map_err(|e| backend(Operation::Get, tree, Some(key), e))?;
+                olds.push((tree, key.to_vec(), old.map(|v| v.to_vec())));
             }
+            // Undone in reverse, so that a key written twice gets its first old value.
+            for (tree, key, old) in olds.into_iter().rev() {
+                match old {
+                    Some(old) => undo.put(tree, key, old),
+                    None => undo.delete(tree, key),
+                };
+            }
+            let result =
+                transact(open, &batch).and_then(|()| self.sync_to_disk(open, batch.trees()));
+            Ok((result, undo))
+        })?;
+        if result.is_err() {
+            self.failed(undo);
         }
-        self.sync_to_disk(touched)
+        result
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.sync_to_disk(Vec::new())
+        self.recover()?;
+        self.with_open(|open| self.sync_to_disk(open, Vec::new()))
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.db.size_on_disk().map_err(|e| StoreError::Backend {
-            op: Operation::SizeOnDisk,
-            trees: Vec::new(),
-            key: None,
-            source: Box::new(e),
+        self.with_open(|open| {
+            open.db.size_on_disk().map_err(|e| StoreError::Backend {
+                op: Operation::SizeOnDisk,
+                trees: Vec::new(),
+                key: None,
+                source: Box::new(e),
+            })
         })
     }
 }
@@ -278,7 +408,10 @@ mod tests {
         let store = SledStore::open(dir.path(), StoreConfig::default()).expect("open");
         for (i, tree) in Tree::ALL.into_iter().enumerate() {
             assert_eq!(tree.index(), i);
-            assert_eq!(&store.tree(tree).name()[..], tree.name().as_bytes());
+            let name = store
+                .with_open(|open| Ok(open.tree(tree).name()))
+                .expect("open");
+            assert_eq!(&name[..], tree.name().as_bytes());
         }
     }
 
