@@ -384,8 +384,9 @@ fn a_revoked_author_without_a_frontier_for_the_document_is_refused() {
         vec![],
     );
     let mut doc = registry(&after);
-    let r = refused_by(&doc.receive(&after, env), RefusalCheck::Frontier);
-    assert!(r.reason.contains("outside its frontier"), "{r}");
+    let r = refused_by(&doc.receive(&after, env.clone()), RefusalCheck::Frontier);
+    assert!(r.reason.contains("outside the revocation's frontier"), "{r}");
+    assert!(!doc.is_accepted(&env.change_hash), "held, never applied");
 }
 
 #[test]

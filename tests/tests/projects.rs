@@ -155,13 +155,17 @@ fn projects_follow_the_reference_rules_and_reach_only_their_audience() {
         true,
     );
     assert_eq!(status, 409, "a code already used: {err}");
-    let (status, _) = a.call(
+    let (status, err) = a.call(
         "POST",
         &format!("/v1/federations/{fed}/projects"),
         Some("{\"code\": 1}"),
         true,
     );
-    assert_eq!(status, 400);
+    assert_eq!(
+        status, 422,
+        "a value of the wrong type names its field: {err}"
+    );
+    assert_eq!(err["error"]["field"], "code", "{err}");
     assert_eq!(
         projects(&a, fed).len(),
         2,

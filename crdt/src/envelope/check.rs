@@ -290,18 +290,15 @@ fn check_frontier(
         .iter()
         .find(|entry| entry.document == document)
         .map_or(&[], |entry| &entry.heads);
+    // Revocation ends a platform's future, not its past: a change of the revoked
+    // platform counts if it is within the record's frontier, or if a still-active member
+    // built on it (each node acknowledges the heads it held when it learned of the
+    // revocation, so everything an active member had accepted by then counts). Anything
+    // else waits, never applied, in case such a change arrives.
     match history.frontier_status(&env.change_hash, heads) {
-        FrontierStatus::Outside => Err(env.refusal(
-            RefusalCheck::Frontier,
-            format!(
-                "{} was revoked at seq {} and this change is outside its frontier for {} ({} heads)",
-                env.author,
-                revocation.seq,
-                env.document,
-                heads.len()
-            ),
-        )),
-        status => Ok(status),
+        FrontierStatus::Within => Ok(FrontierStatus::Within),
+        _ if history.vouched(&env.change_hash, chain) => Ok(FrontierStatus::Within),
+        _ => Ok(FrontierStatus::Unknown),
     }
 }
 

@@ -19,6 +19,13 @@ pub enum FrontierStatus {
 pub trait FrontierHistory {
     /// Whether `change` is one of `heads` or one of their ancestors.
     fn frontier_status(&self, change: &ChangeHash, heads: &[ChangeHash]) -> FrontierStatus;
+
+    /// Whether `change` lies in the causal past of a change, known here and past checks
+    /// 1 to 6, whose author is a member that `chain` does not revoke: a still-active
+    /// member built on it, so it counts although its author has been revoked since.
+    fn vouched(&self, _change: &ChangeHash, _chain: &crate::chain::Chain) -> bool {
+        false
+    }
 }
 
 /// A history that knows no change: only a frontier head itself is within. For callers

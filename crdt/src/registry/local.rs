@@ -78,3 +78,35 @@ where
         )
     }))
 }
+
+/// Makes this platform's acknowledgement of a revocation in `document`: an empty change
+/// whose dependencies are the document's heads. Written by each node when it learns of
+/// the revocation, it puts every change of the revoked platform that this node had
+/// accepted by then in the causal past of a still-active member's change, so that every
+/// node keeps them (see `docs/membership.md`). `None` if the document is empty or the
+/// clock is behind the chain's head.
+pub fn acknowledge_revocation(
+    base: &Automerge,
+    chain: &Chain,
+    document: DocId,
+    author_key: &SigningKey,
+    now_ms: i64,
+) -> Option<ChangeEnvelope> {
+    if base.get_heads().is_empty() || clock_behind(chain, now_ms) {
+        return None;
+    }
+    let author = PlatformId::from(author_key);
+    let mut doc = base.clone();
+    doc.set_actor(ActorId::from(&author.as_bytes()[..]));
+    let hash = doc.empty_commit(CommitOptions::default().with_time(now_ms));
+    let change = doc.get_change_by_hash(&hash)?;
+    let state = chain.state();
+    Some(ChangeEnvelope::seal(
+        author_key,
+        chain.federation(),
+        document,
+        state.seq,
+        state.head,
+        &change,
+    ))
+}

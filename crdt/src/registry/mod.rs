@@ -22,3 +22,4 @@ pub mod projects;
 mod rules;
 
 pub use document::{Document, Loaded, Outcome};
+pub use local::acknowledge_revocation;

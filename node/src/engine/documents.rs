@@ -230,6 +230,17 @@ impl Documents {
         Ok(())
     }
 
+    /// The documents of `federation` held here in which any of `authors` has an
+    /// accepted change.
+    pub fn authored_by(&self, federation: &FederationId, authors: &[PlatformId]) -> Vec<DocId> {
+        self.docs
+            .iter()
+            .filter(|(_, d)| d.federation() == *federation)
+            .filter(|(_, d)| d.accepted().any(|e| authors.contains(&e.author)))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// The document, if open.
     pub fn get(&self, id: &DocId) -> Option<&Document> {
         self.docs.get(id)

@@ -61,12 +61,20 @@ pub(super) fn ancestors<'a>(
     seen
 }
 
-/// A frozen copy of the known dependency graph, used while a document is rebuilt.
-pub(super) struct Snapshot(pub HashMap<ChangeHash, Vec<ChangeHash>>);
+/// A frozen copy of the known dependency graph, used while a document is rebuilt, with
+/// the changes still-active members built on.
+pub(super) struct Snapshot(
+    pub HashMap<ChangeHash, Vec<ChangeHash>>,
+    pub HashSet<ChangeHash>,
+);
 
 impl FrontierHistory for Snapshot {
     fn frontier_status(&self, change: &ChangeHash, heads: &[ChangeHash]) -> FrontierStatus {
         frontier_status(change, heads, |h| self.0.get(h).map(Vec::as_slice))
+    }
+
+    fn vouched(&self, change: &ChangeHash, _chain: &crate::chain::Chain) -> bool {
+        self.1.contains(change)
     }
 }
 
@@ -103,13 +111,46 @@ impl Document {
         for (hash, r) in &self.refused {
             graph.insert(*hash, r.deps.clone());
         }
-        Snapshot(graph)
+        Snapshot(graph, HashSet::new())
     }
 }
 
 impl FrontierHistory for Document {
     fn frontier_status(&self, change: &ChangeHash, heads: &[ChangeHash]) -> FrontierStatus {
         frontier_status(change, heads, |h| self.known_deps(h))
+    }
+
+    fn vouched(&self, change: &ChangeHash, chain: &crate::chain::Chain) -> bool {
+        self.vouched_set(chain).contains(change)
+    }
+}
+
+impl Document {
+    /// Every change in the causal past (excluded) of a change by a member that `chain`
+    /// does not revoke, among the accepted changes and the bound buffered ones (which
+    /// passed checks 1 to 6). Costs the document's history: it is only asked for changes
+    /// of revoked authors.
+    pub(super) fn vouched_set(&self, chain: &crate::chain::Chain) -> HashSet<ChangeHash> {
+        let state = chain.state();
+        let active = |author: &crate::ids::PlatformId| {
+            state
+                .members
+                .get(author)
+                .is_some_and(|m| m.revoked.is_none())
+        };
+        let mut from: Vec<ChangeHash> = self
+            .accepted
+            .iter()
+            .filter(|e| active(&e.env.author))
+            .flat_map(|e| e.env.deps.iter().copied())
+            .collect();
+        from.extend(
+            self.buffer
+                .iter()
+                .filter(|(_, p)| p.bound() && active(&p.env.author))
+                .flat_map(|(_, p)| p.env.deps.iter().copied()),
+        );
+        ancestors(&from, |h| self.known_deps(h))
     }
 }
 
@@ -124,12 +165,15 @@ mod tests {
     #[test]
     fn frontier_walks_dependencies() {
         // 1 <- 2 <- 3, and 4 on 1.
-        let graph = Snapshot(HashMap::from([
-            (h(1), vec![]),
-            (h(2), vec![h(1)]),
-            (h(3), vec![h(2)]),
-            (h(4), vec![h(1)]),
-        ]));
+        let graph = Snapshot(
+            HashMap::from([
+                (h(1), vec![]),
+                (h(2), vec![h(1)]),
+                (h(3), vec![h(2)]),
+                (h(4), vec![h(1)]),
+            ]),
+            HashSet::new(),
+        );
         assert_eq!(
             graph.frontier_status(&h(3), &[h(3)]),
             FrontierStatus::Within

@@ -117,11 +117,19 @@ impl Document {
             self.materialise(&mut outcomes);
         }
         outcomes.retain(|o| !matches!(o, Outcome::Accepted(_)));
+        // A change of a revoked platform that no active member built on waits, as it
+        // should; what is missing is a dependency held nowhere, not even waiting.
         let missing: Vec<ChangeHash> = self
             .buffer
             .iter()
+            .filter(|(_, p)| {
+                p.env.deps.iter().any(|d| {
+                    !self.index.contains_key(d)
+                        && !self.refused.contains_key(d)
+                        && self.buffer.bound_entry(d).is_none()
+                })
+            })
             .map(|(_, p)| p.env.change_hash)
-            .filter(|h| !self.index.contains_key(h) && !self.refused.contains_key(h))
             .collect();
         Loaded {
             outcomes,

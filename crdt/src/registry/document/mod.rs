@@ -299,16 +299,37 @@ impl Document {
                 true,
                 out,
             ),
-            Err(Rejection::Waiting(Wait::Frontier { change })) => self.wait(
-                Pending {
-                    env,
-                    change: Some(*change),
-                    waiting: Waiting::Frontier,
-                    trusted: false,
-                },
-                true,
-                out,
-            ),
+            Err(Rejection::Waiting(Wait::Frontier { change })) => {
+                // A revoked platform's change that nothing active built on: recorded as
+                // refused so that operators and auditors see it, and held (never
+                // applied) in case an active member's change turns out to build on it;
+                // if one does, it is accepted and the record cleared.
+                let revoked_at = chain
+                    .state()
+                    .members
+                    .get(&env.author)
+                    .and_then(|m| m.revoked.as_ref())
+                    .map(|r| r.seq);
+                let refusal = env.refusal(
+                    RefusalCheck::Frontier,
+                    format!(
+                        "{} was revoked by record {}; this change is outside the revocation's frontier and no active member has built on it",
+                        env.author,
+                        revoked_at.map_or_else(|| "?".to_string(), |s| s.to_string())
+                    ),
+                );
+                self.wait(
+                    Pending {
+                        env,
+                        change: Some(*change),
+                        waiting: Waiting::Frontier,
+                        trusted: false,
+                    },
+                    false,
+                    out,
+                );
+                out.push(Outcome::Refused(refusal));
+            }
             Err(Rejection::Refused(refusal)) => self.refuse(&env, None, refusal, out),
         }
     }

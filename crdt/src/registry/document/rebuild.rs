@@ -28,7 +28,8 @@ impl Document {
     pub fn rebuild(&mut self, chain: &Chain) -> Vec<Outcome> {
         self.chain_head = chain.head();
         let mut out = Vec::new();
-        let snapshot = self.snapshot();
+        let mut snapshot = self.snapshot();
+        snapshot.1 = self.vouched_set(chain);
         let before = self.accepted.len();
         let mut kept: Vec<Entry> = Vec::new();
         let mut kept_set: HashSet<ChangeHash> = HashSet::new();
