@@ -385,7 +385,10 @@ fn a_revoked_author_without_a_frontier_for_the_document_is_refused() {
     );
     let mut doc = registry(&after);
     let r = refused_by(&doc.receive(&after, env.clone()), RefusalCheck::Frontier);
-    assert!(r.reason.contains("outside the revocation's frontier"), "{r}");
+    assert!(
+        r.reason.contains("outside the revocation's frontier"),
+        "{r}"
+    );
     assert!(!doc.is_accepted(&env.change_hash), "held, never applied");
 }
 
