@@ -18,9 +18,9 @@ impl Document {
     /// refused here is refused for good (the payload is bound to the author by now).
     ///
     /// A change this node accepted before (read back from its store, or demoted by a
-    /// chain change) skips the sequence and field-level checks: both depend only on the
-    /// change and its history, which have not changed, and running them costs the whole
-    /// history each time, which would make loading a document quadratic.
+    /// chain change) skips the sequence, epoch and field-level checks: they depend only
+    /// on the change and its history, which have not changed, and running them costs the
+    /// whole history each time, which would make loading a document quadratic.
     pub(super) fn accept(&mut self, chain: &Chain, entry: Entry, out: &mut Vec<Outcome>) {
         let checked_before = self.accepted_once.contains(&entry.env.change_hash);
         if !checked_before && self.deferred {
@@ -29,7 +29,9 @@ impl Document {
             self.materialise(out);
         }
         let checked = if checked_before {
-            self.check_epoch(&entry)
+            // The epoch rule walks the change's history too; like a rebuild after a
+            // chain change, reloading does not run it again.
+            Ok(())
         } else {
             self.check_sequence(&entry)
                 .and_then(|()| self.check_epoch(&entry))
