@@ -272,7 +272,7 @@ fn own_history(chain: &Chain, updates: usize) -> Vec<ChangeEnvelope> {
             automerge::transaction::CommitOptions::default().with_time(ms(T0 + 1_000) + i as i64),
         );
         let change = automerge::ReadDoc::get_change_by_hash(&am, &hash.unwrap()).unwrap();
-        envs.push(seal(P1, &chain, registry_id, &change));
+        envs.push(seal(P1, chain, registry_id, &change));
     }
     envs
 }

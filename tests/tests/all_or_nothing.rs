@@ -141,7 +141,9 @@ fn errors_name_the_offending_field() {
     let one = format!("/v1/federations/{federation}/projects/{project}");
     let share = format!("{one}/share");
     let profile = format!("/v1/federations/{federation}/platforms/me");
-    let cases: Vec<(&str, &str, String, u16, &str, Option<&str>)> = vec![
+    // (method, path, body, status, code, field named)
+    type Case<'a> = (&'a str, &'a str, String, u16, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         ("POST", &share, r#"{"recipients": "all"}"#.into(), 422, "invalid", Some("recipients")),
         (
             "POST",
