@@ -442,6 +442,15 @@ pub fn occurrences(dirs: &[&Path], files: &[&Path], needle: &str) -> usize {
         .sum()
 }
 
+/// The smallest valid project body: a code, a name, dates, and nothing else.
+pub fn minimal_project(code: &str, name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "code": code, "name": name, "description": "",
+        "start_date": "2027-01-01", "end_date": "2028-12-31",
+        "regulatory_frameworks": [], "entities": [], "members": []
+    })
+}
+
 impl TestNode {
     /// Creates a project through the API (it must answer 201) and returns its id.
     pub fn create_project(&self, federation: &str, body: &serde_json::Value) -> String {

@@ -1,7 +1,7 @@
 //! A call answered with an error changes nothing: every recipient, field and step is
 //! checked before anything is signed, and a share of several platforms is one change.
 
-use fed_e2e::{wait_until, Admin, TestNode};
+use fed_e2e::{minimal_project, wait_until, Admin, TestNode};
 use serde_json::{json, Value};
 
 /// Everything a failed call could have left behind, as the owner and the member see it.
@@ -36,11 +36,7 @@ fn no_call_answered_with_an_error_leaves_a_change_behind() {
         .expect("platform id")
         .to_string();
 
-    let body = json!({
-        "code": "AON", "name": "All or nothing", "description": "",
-        "start_date": "2027-01-01", "end_date": "2028-12-31",
-        "regulatory_frameworks": [], "entities": [], "members": []
-    });
+    let body = minimal_project("AON", "All or nothing");
     let project = owner.create_project(&federation, &body);
     let projects = format!("/v1/federations/{federation}/projects");
     let one = format!("{projects}/{project}");
@@ -132,11 +128,7 @@ fn errors_name_the_offending_field() {
     let (_, nodes) = admin.start_members(&["owner", "member"]);
     let [owner, member]: [TestNode; 2] = nodes.try_into().unwrap_or_else(|_| panic!("2 nodes"));
     let federation = admin.federation();
-    let body = json!({
-        "code": "FLD", "name": "Fields", "description": "",
-        "start_date": "2027-01-01", "end_date": "2028-12-31",
-        "regulatory_frameworks": [], "entities": [], "members": []
-    });
+    let body = minimal_project("FLD", "Fields");
     let project = owner.create_project(&federation, &body);
     let one = format!("/v1/federations/{federation}/projects/{project}");
     let share = format!("{one}/share");
@@ -204,11 +196,7 @@ fn own_writes_that_would_be_refused_are_answered_and_never_recorded() {
     let federation = admin.federation();
     let refusals = format!("/v1/refusals?federation={federation}");
 
-    let body = json!({
-        "code": "DEL", "name": "To delete", "description": "",
-        "start_date": "2027-01-01", "end_date": "2028-12-31",
-        "regulatory_frameworks": [], "entities": [], "members": []
-    });
+    let body = minimal_project("DEL", "To delete");
     let project = owner.create_project(&federation, &body);
     let one = format!("/v1/federations/{federation}/projects/{project}");
     let (status, answer) = owner.call("DELETE", &one, None, true);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use fed_e2e::{Admin, TestNode};
+use fed_e2e::{minimal_project, Admin, TestNode};
 use serde_json::json;
 
 /// A tmpfs mounted for the test, unmounted when dropped.
@@ -67,11 +67,7 @@ fn a_full_disk_answers_507_changes_nothing_and_recovers_without_a_restart() {
     let mut node = TestNode::start(&dir, &[]);
     admin.join(&node);
     let federation = admin.federation();
-    let body = json!({
-        "code": "FULL", "name": "before", "description": "",
-        "start_date": "2027-01-01", "end_date": "2028-12-31",
-        "regulatory_frameworks": [], "entities": [], "members": []
-    });
+    let body = minimal_project("FULL", "before");
     let project = node.create_project(&federation, &body);
     let path = format!("/v1/federations/{federation}/projects/{project}");
     let refusals = format!("/v1/refusals?federation={federation}");

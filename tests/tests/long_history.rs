@@ -3,7 +3,7 @@
 //! dependencies load (the buffer cap is for what the network sends, not for what this
 //! node accepted).
 
-use fed_e2e::{wait_until, Admin, TestNode};
+use fed_e2e::{minimal_project, wait_until, Admin, TestNode};
 use serde_json::{json, Value};
 
 /// How many times the owner patches its project and its profile: 5,000 unless
@@ -61,12 +61,7 @@ fn thousands_of_edits_survive_sigterm_and_sigkill_restarts() {
     let [owner, reader]: [TestNode; 2] = nodes.try_into().unwrap_or_else(|_| panic!("2 nodes"));
     let federation = admin.federation();
 
-    let body = json!({
-        "code": "LONG", "name": "rev--1", "description": "A long history",
-        "start_date": "2027-01-01", "end_date": "2028-12-31",
-        "regulatory_frameworks": [], "entities": [], "members": []
-    });
-    let project = owner.create_project(&federation, &body);
+    let project = owner.create_project(&federation, &minimal_project("LONG", "rev--1"));
     let (status, shared) = owner.share(&federation, &project, &reader.platform_id, "read");
     assert_eq!(status, 200, "share: {shared}");
 

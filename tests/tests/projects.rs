@@ -182,9 +182,10 @@ fn projects_follow_the_reference_rules_and_reach_only_their_audience() {
         true,
     );
     assert_eq!(
-        status, 400,
+        status, 422,
         "more recipients than MAX_SHARE_RECIPIENTS: {err}"
     );
+    assert_eq!(err["error"]["field"], "recipients", "{err}");
     assert!(projects(&b, fed).is_empty());
 
     // Shared read-only with the reader: it sees the project, with the owner's name.

@@ -4,7 +4,7 @@
 //! profile, before and after restarts, and what the revoked platform writes afterwards
 //! reaches nobody.
 
-use fed_e2e::{wait_until, Admin, TestNode};
+use fed_e2e::{minimal_project, wait_until, Admin, TestNode};
 use serde_json::{json, Value};
 
 fn project(node: &TestNode, path: &str) -> Option<Value> {
@@ -33,11 +33,7 @@ fn a_revoked_owners_past_stays_and_its_future_reaches_nobody() {
     let owner_id = owner.platform_id.clone();
 
     owner.set_profile(root, &federation, "Owner platform");
-    let body = json!({
-        "code": "REV", "name": "by the owner", "description": "",
-        "start_date": "2027-01-01", "end_date": "2028-12-31",
-        "regulatory_frameworks": [], "entities": [], "members": []
-    });
+    let body = minimal_project("REV", "by the owner");
     let id = owner.create_project(&federation, &body);
     let path = format!("/v1/federations/{federation}/projects/{id}");
     let recipients = json!({"recipients": [

@@ -66,17 +66,25 @@ where
     }
     let (hash, _) = tx.commit_with(CommitOptions::default().with_time(now_ms));
     let change = hash.and_then(|h| doc.get_change_by_hash(&h));
+    Ok(change.map(|change| seal_at_head(author_key, chain, document, &change)))
+}
+
+/// The envelope of `change`, signed by `author_key`, citing the chain's head.
+fn seal_at_head(
+    author_key: &SigningKey,
+    chain: &Chain,
+    document: DocId,
+    change: &automerge::Change,
+) -> ChangeEnvelope {
     let state = chain.state();
-    Ok(change.map(|change| {
-        ChangeEnvelope::seal(
-            author_key,
-            chain.federation(),
-            document,
-            state.seq,
-            state.head,
-            &change,
-        )
-    }))
+    ChangeEnvelope::seal(
+        author_key,
+        chain.federation(),
+        document,
+        state.seq,
+        state.head,
+        change,
+    )
 }
 
 /// Makes this platform's acknowledgement of a revocation in `document`: an empty change
@@ -100,13 +108,5 @@ pub fn acknowledge_revocation(
     doc.set_actor(ActorId::from(&author.as_bytes()[..]));
     let hash = doc.empty_commit(CommitOptions::default().with_time(now_ms));
     let change = doc.get_change_by_hash(&hash)?;
-    let state = chain.state();
-    Some(ChangeEnvelope::seal(
-        author_key,
-        chain.federation(),
-        document,
-        state.seq,
-        state.head,
-        &change,
-    ))
+    Some(seal_at_head(author_key, chain, document, &change))
 }
