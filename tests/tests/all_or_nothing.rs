@@ -216,6 +216,26 @@ fn own_writes_that_would_be_refused_are_answered_and_never_recorded() {
     assert_eq!(answer["error"]["code"], "membership_ended", "{answer}");
     let message = answer["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains(&expires.to_string()), "{message}");
+    // The operator sees it in the status, through the API and fedctl.
+    let status = brief.get("/v1/status");
+    assert_eq!(
+        status["federations"][0]["membership"],
+        format!("expired at {expires}"),
+        "{status}"
+    );
+    let shown = brief.fedctl(root, &["status"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("this platform: expired at {expires}")),
+        "{}",
+        shown.stdout
+    );
+    assert_eq!(
+        owner.get("/v1/status")["federations"][0]["membership"],
+        "active"
+    );
 
     assert_eq!(
         owner.get(&refusals),

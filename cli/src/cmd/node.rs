@@ -12,12 +12,16 @@ fn federation_lines(list: &Value) -> String {
     let mut out = String::new();
     for f in list.as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "  {}  {:<24}  seq {:<4}  {} members{}\n",
+            "  {}  {:<24}  seq {:<4}  {} members{}{}\n",
             f["federation"].as_str().unwrap_or_default(),
             f["name"].as_str().unwrap_or_default(),
             f["head_seq"],
             f["members"],
-            if f["forked"] == true { "  FORKED" } else { "" }
+            if f["forked"] == true { "  FORKED" } else { "" },
+            match f["membership"].as_str() {
+                Some("active") | None => String::new(),
+                Some(ended) => format!("  this platform: {ended}"),
+            }
         ));
     }
     out

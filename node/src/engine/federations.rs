@@ -54,6 +54,9 @@ pub struct FederationSummary {
     pub members: usize,
     /// Whether a fork froze the chain.
     pub forked: bool,
+    /// This platform's own membership now: `active`, or why it ended (`revoked by
+    /// record N issued at T`, `expired at T`), in which case it may read, not write.
+    pub membership: String,
 }
 
 /// The chains of every federation we belong to.
@@ -117,6 +120,16 @@ impl Federations {
                 head: chain.head(),
                 members: chain.state().active_members(now).count(),
                 forked: chain.fork().is_some(),
+                membership: match chain.state().members.get(&self.me) {
+                    None => "not a member".into(),
+                    Some(m) => match (&m.revoked, m.expires_at) {
+                        (Some(r), _) => {
+                            format!("revoked by record {} issued at {}", r.seq, r.at)
+                        }
+                        (None, Some(at)) if now >= at => format!("expired at {at}"),
+                        _ => "active".into(),
+                    },
+                },
             })
             .collect()
     }
