@@ -328,16 +328,19 @@ impl TestNode {
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
-        let until = std::time::Instant::now() + deadline;
-        while std::time::Instant::now() < until {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status.code().unwrap_or(-1));
+        let mut code = None;
+        let exited = holds_within(deadline, || match child.try_wait() {
+            Ok(Some(status)) => {
+                code = Some(status.code().unwrap_or(-1));
+                true
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            _ => false,
+        });
+        if !exited {
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
+        code
     }
 
     /// Stops the process with SIGTERM and waits for a clean exit.
@@ -367,16 +370,23 @@ pub fn wait_until(what: &str, condition: impl FnMut() -> bool) {
 pub fn wait_until_within(
     what: &str,
     deadline: std::time::Duration,
-    mut condition: impl FnMut() -> bool,
+    condition: impl FnMut() -> bool,
 ) {
+    if !holds_within(deadline, condition) {
+        panic!("timed out waiting until {what}");
+    }
+}
+
+/// Polls `condition` every 20 ms for up to `deadline`; whether it came to hold.
+pub fn holds_within(deadline: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + deadline;
     while std::time::Instant::now() < deadline {
         if condition() {
-            return;
+            return true;
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    panic!("timed out waiting until {what}");
+    condition()
 }
 
 mod admin;
