@@ -1,5 +1,6 @@
 //! The network layer on loopback: members connect, gossip and answer requests; a peer
-//! that is not allowed never gets a connection; removing a peer disconnects it.
+//! that is not allowed never gets a connection; removing a peer disconnects it; a
+//! chain-only peer connects and asks, but gossip never reaches it nor comes from it.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -50,10 +51,33 @@ async fn spawn_node(seed: u8) -> TestNode {
 }
 
 async fn allow(node: &TestNode, peers: &[PeerId]) {
+    allow_chain_only(node, peers, &[]).await;
+}
+
+async fn allow_chain_only(node: &TestNode, members: &[PeerId], chain_only: &[PeerId]) {
     node.client
-        .set_allowed_peers(peers.iter().copied().collect::<HashSet<_>>())
+        .set_allowed_peers(
+            members.iter().copied().collect::<HashSet<_>>(),
+            chain_only.iter().copied().collect::<HashSet<_>>(),
+        )
         .await
         .expect("allow");
+}
+
+/// Whether `condition` holds at every poll for `window`.
+async fn holds_for<F, Fut>(window: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + window;
+    while tokio::time::Instant::now() < end {
+        if !condition().await {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
 }
 
 /// Polls `condition` until it holds or the deadline passes.
@@ -215,6 +239,86 @@ async fn gossip_reaches_members_of_the_federation() {
         .report_gossip(id, source, MessageAcceptance::Accept)
         .await
         .expect("report");
+}
+
+#[tokio::test]
+async fn a_chain_only_peer_may_ask_but_gets_no_gossip() {
+    let a = spawn_node(1).await;
+    let mut revoked = spawn_node(2).await;
+    allow_chain_only(&a, &[], &[revoked.peer]).await;
+    // The revoked peer does not know yet: to it, `a` is a member.
+    allow(&revoked, &[a.peer]).await;
+    let fed = FederationId([6; 32]);
+    a.client.join(fed).await.expect("join a");
+    revoked.client.join(fed).await.expect("join revoked");
+    let mut a = a;
+    a.client
+        .dial(revoked.peer, revoked.address.clone())
+        .await
+        .expect("a chain-only peer may connect");
+    next_event(&mut revoked, |e| match e {
+        NetEvent::PeerConnected(p) if p == a.peer => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // It may ask (the engine decides what it answers).
+    let request = SyncRequest::Chain {
+        federation: fed,
+        after_seq: 0,
+        head: fed_crdt::ids::RecordHash([1; 32]),
+    };
+    let answer = tokio::spawn({
+        let (client, peer, request) = (revoked.client.clone(), a.peer, request.clone());
+        async move { client.request(peer, request).await }
+    });
+    let channel = next_event(&mut a, |e| match e {
+        NetEvent::Request { channel, .. } => Some(channel),
+        _ => None,
+    })
+    .await;
+    a.client
+        .respond(channel, SyncResponse::Chain { records: vec![] })
+        .await
+        .expect("respond");
+    assert!(answer.await.expect("task").is_ok());
+
+    // Neither side's gossipsub sees the other: nothing can be published to it, and what
+    // it publishes finds nobody. Between members, subscriptions cross in milliseconds.
+    let apart = holds_for(Duration::from_secs(2), || async {
+        a.client.publish(fed, b"head".to_vec()).await.is_err()
+            && revoked
+                .client
+                .publish(fed, b"forged".to_vec())
+                .await
+                .is_err()
+    })
+    .await;
+    assert!(apart, "gossip crossed a chain-only connection");
+
+    // Made a member again, it is disconnected and, as `a` had dialled it, redialled
+    // with gossip.
+    allow(&a, &[revoked.peer]).await;
+    next_event(&mut revoked, |e| match e {
+        NetEvent::PeerDisconnected(p) if p == a.peer => Some(()),
+        _ => None,
+    })
+    .await;
+    next_event(&mut revoked, |e| match e {
+        NetEvent::PeerConnected(p) if p == a.peer => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        publish_when_subscribed(&a, fed, b"head").await,
+        "gossip never resumed"
+    );
+    let data = next_event(&mut revoked, |e| match e {
+        NetEvent::Gossip { data, .. } => Some(data),
+        _ => None,
+    })
+    .await;
+    assert_eq!(data, b"head");
 }
 
 #[tokio::test]

@@ -289,29 +289,67 @@ fn a_misbehaving_member_is_refused_at_every_node_and_changes_nothing() {
         );
         assert!(!refused(n, &sneaked, "frontier"));
     }
-    wait_until("mallory is disconnected everywhere", || {
+    // Her connections are closed everywhere; she may come back for the chain, and only
+    // the chain: that is how a revoked platform learns of its revocation.
+    wait_until("mallory's connections are closed everywhere", || {
         mallory.connected().is_empty() && nodes.iter().all(|n| !n.peers().contains(&mallory_id))
     });
-    // Her dials are let through by her own node and closed by theirs, before any protocol.
     for n in nodes {
-        let _ = mallory.dial(n);
+        mallory
+            .dial(n)
+            .expect("a revoked platform may connect for the chain");
     }
-    let answer = mallory.request(
-        &h1,
-        SyncRequest::Document {
-            federation,
-            document: DocId::platforms_registry(&federation),
-            heads: Vec::new(),
-        },
-    );
-    assert!(
-        !matches!(answer, Ok(SyncResponse::Envelopes { .. })),
-        "a revoked member still gets the registry: {answer:?}"
-    );
-    wait_until("mallory's new connections are closed", || {
-        mallory.connected().is_empty()
+    wait_until("mallory is listed as a revoked peer everywhere", || {
+        nodes.iter().all(|n| {
+            n.get("/v1/status")["revoked_peers"]
+                .as_array()
+                .is_some_and(|peers| peers.iter().any(|p| *p == mallory_id.as_str()))
+        })
     });
     assert!(nodes.iter().all(|n| !n.peers().contains(&mallory_id)));
+    for n in nodes {
+        let records = match mallory.request(
+            n,
+            SyncRequest::Chain {
+                federation,
+                after_seq: 0,
+                head: chain.records()[0].hash(),
+            },
+        ) {
+            Ok(SyncResponse::Chain { records }) => records,
+            other => panic!("a revoked member gets no chain: {other:?}"),
+        };
+        assert_eq!(
+            records.last().map(|r| r.hash()),
+            Some(chain.head()),
+            "the chain up to her revocation"
+        );
+        for request in [
+            SyncRequest::Document {
+                federation,
+                document: DocId::platforms_registry(&federation),
+                heads: Vec::new(),
+            },
+            SyncRequest::Digest {
+                federation,
+                digest: [0; 32],
+            },
+        ] {
+            let answer = mallory.request(n, request);
+            assert!(
+                matches!(answer, Ok(SyncResponse::Refused { .. })),
+                "a revoked member gets more than the chain: {answer:?}"
+            );
+        }
+    }
+    // No gossip crosses her connections, either way.
+    let late = own_profile(&doc, &chain, &mallory.key, "Mallory, after her revocation");
+    assert!(
+        fed_e2e::holds_within(std::time::Duration::from_secs(3), || mallory
+            .publish(&announce(&late))
+            .is_err()),
+        "a revoked member's gossip found a peer"
+    );
 
     // Every node recorded exactly the refusals above, and its registry is what it was
     // before the attacks.

@@ -1,8 +1,8 @@
 //! Revocation without a frontier ends a platform's future, not its past: a platform that
 //! owned a project shared with two others, and whose profile and project the others built
 //! on, is revoked; every other node still reads the project, the others' changes and the
-//! profile, before and after restarts, and what the revoked platform writes afterwards
-//! reaches nobody.
+//! profile, before and after restarts; the revoked platform learns of its revocation,
+//! and its own node refuses its writes from then on.
 
 use fed_e2e::{minimal_project, wait_until, Admin, TestNode};
 use serde_json::{json, Value};
@@ -97,13 +97,53 @@ fn a_revoked_owners_past_stays_and_its_future_reaches_nobody() {
     });
     check(&others, "after the revocation");
 
-    // What the revoked owner writes now reaches nobody. Its own node may not have the
-    // record; if it takes the write, the write stays there.
-    let (status, _) = owner.call("PATCH", &path, Some(r#"{"name": "late"}"#), true);
+    // The revoked owner learns it: the others let it fetch the chain, and only the
+    // chain. Its API then refuses its writes, naming the record and its time, and fedctl
+    // shows it.
+    wait_until("the revoked owner learns of its revocation", || {
+        owner.head_seq(&federation) == Some(seq)
+    });
+    let record = admin
+        .chain()
+        .records()
+        .last()
+        .cloned()
+        .expect("the revocation");
+    let revoked_at = record.issued_at;
+    let ended = format!("revoked by record {seq} issued at {revoked_at}");
+    let (status, answer) = owner.call("PATCH", &path, Some(r#"{"name": "late"}"#), true);
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["error"]["code"], "membership_ended", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
     assert!(
-        status == 200 || status == 403,
-        "the revoked owner's write: {status}"
+        message.contains(&format!("by record {seq} issued at {revoked_at}")),
+        "{message}"
     );
+    assert_eq!(
+        owner.get("/v1/status")["federations"][0]["membership"],
+        ended
+    );
+    let shown = owner.fedctl(root, &["status"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        shown.stdout.contains(&format!("this platform: {ended}")),
+        "{}",
+        shown.stdout
+    );
+    // It still reads what it had: revocation ends its future, not its past.
+    assert_eq!(
+        project(&owner, &path).map(|p| p["description"].clone()),
+        Some(json!("edited by the writer"))
+    );
+    // The others list it as a revoked peer, not a member.
+    for n in others {
+        wait_until("the owner is connected for the chain only", || {
+            n.get("/v1/status")["revoked_peers"]
+                .as_array()
+                .is_some_and(|peers| peers.iter().any(|p| *p == owner_id.as_str()))
+        });
+        assert!(!n.peers().contains(&owner_id));
+    }
     // A later edit by the writer reaches the reader: anything the owner sent would have
     // reached it by then too.
     let (status, answer) = writer.call(

@@ -48,9 +48,15 @@ pub fn status(api: &ApiClient) -> anyhow::Result<Report> {
     ));
     text.push_str(&federation_lines(&value["federations"]));
     text.push_str(&format!(
-        "peers connected: {}",
+        "members connected: {}",
         value["peers"].as_array().map_or(0, Vec::len)
     ));
+    let revoked = value["revoked_peers"].as_array().map_or(0, Vec::len);
+    if revoked > 0 {
+        text.push_str(&format!(
+            "\nrevoked platforms connected for the chain only: {revoked}"
+        ));
+    }
     Ok(Report::new(&NodeAnswer { value, text }))
 }
 
@@ -63,7 +69,7 @@ pub fn peers(api: &ApiClient) -> anyhow::Result<Report> {
         .flatten()
         .filter_map(Value::as_str)
         .collect();
-    let text = format!("{} peers connected\n{}", list.len(), list.join("\n"));
+    let text = format!("{} members connected\n{}", list.len(), list.join("\n"));
     Ok(Report::new(&NodeAnswer {
         value: serde_json::json!({ "peers": value }),
         text,

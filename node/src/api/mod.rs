@@ -60,7 +60,7 @@ const fn route(
 /// router (not the fallback).
 pub const ROUTES: &[Route] = &[
     route("get", "/v1/status", "Node status: platform id, federations and chain heads, peers, listen addresses", None),
-    route("get", "/v1/peers", "Peers connected now", None),
+    route("get", "/v1/peers", "Members connected now", None),
     route("get", "/v1/federations", "Federations this node belongs to", None),
     route("post", "/v1/federations", "Join a federation: the body is its chain file", Some("ChainFile")),
     route("get", "/v1/federations/{id}/chain", "A federation's membership chain, as a chain file", None),

@@ -237,6 +237,36 @@ impl Federations {
             .collect()
     }
 
+    /// Peers that may connect to fetch a chain and nothing else: platforms revoked from a
+    /// federation we hold (so that they learn it, see `docs/membership.md`) and active in
+    /// none.
+    pub fn chain_only_peers(&self, now: Timestamp) -> HashSet<PeerId> {
+        let members = self.allowed_peers(now);
+        self.chains
+            .values()
+            .flat_map(|c| c.state().members.iter())
+            .filter(|(id, m)| m.revoked.is_some() && **id != self.me)
+            .filter_map(|(id, _)| peer_id(id))
+            .filter(|p| !members.contains(p))
+            .collect()
+    }
+
+    /// Whether `peer` may fetch the chain of `federation`: it is a member, or was until
+    /// a record revoked it.
+    pub fn may_fetch_chain(
+        &self,
+        federation: &FederationId,
+        peer: &PeerId,
+        now: Timestamp,
+    ) -> bool {
+        self.is_member(federation, peer, now)
+            || self.chains.get(federation).is_some_and(|c| {
+                platform_id(peer)
+                    .and_then(|p| c.state().members.get(&p))
+                    .is_some_and(|m| m.revoked.is_some())
+            })
+    }
+
     /// Whether `peer` is an active member of `federation`.
     pub fn is_member(&self, federation: &FederationId, peer: &PeerId, now: Timestamp) -> bool {
         self.chains

@@ -105,8 +105,10 @@ pub struct NodeStatus {
     pub platform_id: PlatformId,
     /// Federations and their chain heads.
     pub federations: Vec<FederationSummary>,
-    /// Peers connected now.
+    /// Members connected now.
     pub peers: Vec<String>,
+    /// Revoked platforms connected now, which may fetch the chain and nothing else.
+    pub revoked_peers: Vec<String>,
     /// Sealed private documents held as a relay (0 on a platform).
     pub relayed_documents: usize,
 }

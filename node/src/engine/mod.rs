@@ -282,14 +282,11 @@ impl Engine {
                 let _ = reply.send(result);
             }
             EngineCommand::Status { reply } => {
-                let peers = self
-                    .net
-                    .connected_peers()
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|p| p.to_string())
-                    .collect();
+                let connected = self.net.connected_peers().await.unwrap_or_default();
+                let chain_only = self.federations.chain_only_peers(now());
+                let (revoked_peers, peers): (Vec<PeerId>, Vec<PeerId>) =
+                    connected.into_iter().partition(|p| chain_only.contains(p));
+                let names = |peers: Vec<PeerId>| peers.iter().map(PeerId::to_string).collect();
                 let relayed_documents = self
                     .federation_ids()
                     .into_iter()
@@ -298,7 +295,8 @@ impl Engine {
                 let _ = reply.send(NodeStatus {
                     platform_id: self.me(),
                     federations: self.federations.summaries(now()),
-                    peers,
+                    peers: names(peers),
+                    revoked_peers: names(revoked_peers),
                     relayed_documents,
                 });
             }
@@ -399,12 +397,18 @@ impl Engine {
         }
     }
 
-    /// Allows exactly the active members of our federations, and dials the ones with
-    /// known addresses that are not connected.
+    /// Allows exactly the active members of our federations (and, for the chain only,
+    /// the platforms they revoked), and dials the members with known addresses that are
+    /// not connected.
     async fn refresh_peers(&mut self) {
         let now = now();
         let allowed = self.federations.allowed_peers(now);
-        if let Err(e) = self.net.set_allowed_peers(allowed.clone()).await {
+        let chain_only = self.federations.chain_only_peers(now);
+        if let Err(e) = self
+            .net
+            .set_allowed_peers(allowed.clone(), chain_only)
+            .await
+        {
             warn!(error = %e, "cannot update allowed peers");
             return;
         }
@@ -456,7 +460,9 @@ impl Engine {
                     self.fetch(peer, federation, FetchKind::PrivateDigest).await;
                 }
             }
-            NetEvent::PeerDisconnected(_) => {}
+            // Redial at once (within the dial backoff): a peer whose rule changed was
+            // disconnected to reconnect under the new one.
+            NetEvent::PeerDisconnected(_) => self.refresh_peers().await,
             NetEvent::Gossip {
                 topic,
                 source,

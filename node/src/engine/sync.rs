@@ -82,11 +82,12 @@ impl Engine {
                 head,
             } => {
                 // The same answer whether we do not know the federation or the peer is
-                // not in it: a non-member learns nothing.
+                // not in it: a non-member learns nothing. A revoked platform may still
+                // fetch the chain, to learn that it was revoked.
                 let Some(chain) = self
                     .federations
                     .get(&federation)
-                    .filter(|_| self.federations.is_member(&federation, peer, now()))
+                    .filter(|_| self.federations.may_fetch_chain(&federation, peer, now()))
                 else {
                     return SyncResponse::Refused {
                         reason: "not a shared federation".into(),

@@ -5,20 +5,23 @@ use std::time::Duration;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{allow_block_list, gossipsub, identity::Keypair, ping, request_response};
 
+use crate::net::gossip_gate::GossipGate;
 use crate::net::protocol::{
-    subscription_filter, SubscriptionFilter, SyncRequest, SyncResponse, MAX_GOSSIP_BYTES,
-    MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES, SYNC_PROTOCOL,
+    subscription_filter, SyncRequest, SyncResponse, MAX_GOSSIP_BYTES, MAX_SYNC_REQUEST_BYTES,
+    MAX_SYNC_RESPONSE_BYTES, SYNC_PROTOCOL,
 };
 use crate::net::NetError;
 
 /// Everything the node's swarm does.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
-    /// Connection gating: only peers that share a federation with us are allowed; a
-    /// connection with anyone else is denied as soon as the peer is authenticated.
+    /// Connection gating: only peers that share a federation with us, or that may still
+    /// fetch its chain, are allowed; a connection with anyone else is denied as soon as
+    /// the peer is authenticated.
     pub allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
-    /// One topic per federation, messages validated by the engine before forwarding.
-    pub gossip: gossipsub::Behaviour<gossipsub::IdentityTransform, SubscriptionFilter>,
+    /// One topic per federation, messages validated by the engine before forwarding;
+    /// none on the connections of chain-only peers.
+    pub gossip: GossipGate,
     /// Anti-entropy and catch-up.
     pub sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
     /// Keeps idle connections alive and notices dead ones.
@@ -80,7 +83,7 @@ impl Behaviour {
         );
         Ok(Behaviour {
             allowed: allow_block_list::Behaviour::default(),
-            gossip,
+            gossip: GossipGate::new(gossip),
             sync,
             ping: ping::Behaviour::default(),
         })

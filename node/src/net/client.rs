@@ -124,8 +124,10 @@ pub enum NetCommand {
     },
     /// Replace the set of peers allowed to connect; connections to removed peers close.
     SetAllowedPeers {
-        /// The new set.
-        peers: HashSet<PeerId>,
+        /// Members of a federation we share: every protocol.
+        members: HashSet<PeerId>,
+        /// Peers that may only fetch a chain: no gossip.
+        chain_only: HashSet<PeerId>,
         /// Done.
         reply: oneshot::Sender<()>,
     },
@@ -223,13 +225,23 @@ impl NetClient {
     }
 
     /// Replaces the set of peers that may connect; others are disconnected at once.
+    /// `chain_only` peers get no gossip; a peer that moves between the two sets is
+    /// disconnected, to reconnect under its new rule.
     ///
     /// # Errors
     ///
     /// [`NetError::Shutdown`] if the loop has stopped.
-    pub async fn set_allowed_peers(&self, peers: HashSet<PeerId>) -> Result<(), NetError> {
-        self.ask(|reply| NetCommand::SetAllowedPeers { peers, reply })
-            .await
+    pub async fn set_allowed_peers(
+        &self,
+        members: HashSet<PeerId>,
+        chain_only: HashSet<PeerId>,
+    ) -> Result<(), NetError> {
+        self.ask(|reply| NetCommand::SetAllowedPeers {
+            members,
+            chain_only,
+            reply,
+        })
+        .await
     }
 
     /// Subscribes to a federation's gossip topic.

@@ -8,6 +8,7 @@
 
 pub mod behaviour;
 mod client;
+mod gossip_gate;
 pub mod protocol;
 
 pub use client::{NetClient, NetCommand, NetError, NetEvent};
@@ -92,6 +93,8 @@ pub fn new(
             pending_listen: HashMap::new(),
             pending_dial: HashMap::new(),
             pending_request: HashMap::new(),
+            dialled: HashMap::new(),
+            reopen: HashMap::new(),
         },
     ))
 }
@@ -105,6 +108,11 @@ pub struct EventLoop {
     pending_listen: HashMap<ListenerId, (Multiaddr, oneshot::Sender<Result<Multiaddr, NetError>>)>,
     pending_dial: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NetError>>>>,
     pending_request: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, NetError>>>,
+    /// The address of the last connection we dialled to each connected peer.
+    dialled: HashMap<PeerId, Multiaddr>,
+    /// Peers disconnected because their gossip rule changed, to dial again at that
+    /// address once their last connection has closed.
+    reopen: HashMap<PeerId, Multiaddr>,
 }
 
 impl EventLoop {
@@ -158,21 +166,40 @@ impl EventLoop {
                     }
                 }
             }
-            NetCommand::SetAllowedPeers { peers, reply } => {
+            NetCommand::SetAllowedPeers {
+                members,
+                chain_only,
+                reply,
+            } => {
                 let allowed = &mut self.swarm.behaviour_mut().allowed;
                 let current: Vec<PeerId> = allowed.allowed_peers().iter().copied().collect();
-                for p in current.iter().filter(|p| !peers.contains(p)) {
+                for p in current
+                    .iter()
+                    .filter(|p| !members.contains(p) && !chain_only.contains(p))
+                {
                     // Closes existing connections with that peer.
                     allowed.disallow_peer(*p);
                 }
-                for p in peers {
-                    allowed.allow_peer(p);
+                for p in members.iter().chain(&chain_only) {
+                    allowed.allow_peer(*p);
+                }
+                let moved = self.swarm.behaviour_mut().gossip.set_chain_only(chain_only);
+                for peer in moved {
+                    // Its connections were opened under the other rule: they close and
+                    // reopen under the new one. If we dialled it we dial again; if it
+                    // dialled us, it does.
+                    if self.swarm.disconnect_peer_id(peer).is_ok() {
+                        debug!(peer = %peer, "connections reopened under a new gossip rule");
+                        if let Some(address) = self.dialled.get(&peer) {
+                            self.reopen.insert(peer, address.clone());
+                        }
+                    }
                 }
                 let _ = reply.send(());
             }
             NetCommand::Join { federation, reply } => {
                 let topic = federation_topic(&federation);
-                let gossip = &self.swarm.behaviour().gossip;
+                let gossip = self.swarm.behaviour().gossip.gossip();
                 let joined = gossip.topics().any(|t| *t == topic.hash());
                 if !joined && gossip.topics().count() >= MAX_FEDERATIONS {
                     let _ = reply.send(Err(NetError::TooManyFederations {
@@ -180,7 +207,7 @@ impl EventLoop {
                     }));
                     return;
                 }
-                let gossip = &mut self.swarm.behaviour_mut().gossip;
+                let gossip = self.swarm.behaviour_mut().gossip.gossip_mut();
                 let result = gossip
                     .set_topic_params(topic.clone(), behaviour::topic_score_params())
                     .map_err(|e| NetError::Config(e.to_string()))
@@ -202,6 +229,7 @@ impl EventLoop {
                     .swarm
                     .behaviour_mut()
                     .gossip
+                    .gossip_mut()
                     .publish(topic, data)
                     .map(|_| ())
                     .map_err(|e| NetError::Publish {
@@ -218,6 +246,7 @@ impl EventLoop {
                 self.swarm
                     .behaviour_mut()
                     .gossip
+                    .gossip_mut()
                     .report_message_validation_result(&message_id, &source, acceptance);
             }
             NetCommand::Request {
@@ -288,8 +317,12 @@ impl EventLoop {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 num_established,
+                endpoint,
                 ..
             } => {
+                if let libp2p::core::ConnectedPoint::Dialer { address, .. } = endpoint {
+                    self.dialled.insert(peer_id, address);
+                }
                 for reply in self.pending_dial.remove(&peer_id).unwrap_or_default() {
                     let _ = reply.send(Ok(()));
                 }
@@ -305,6 +338,13 @@ impl EventLoop {
             } => {
                 if num_established == 0 {
                     debug!(peer = %peer_id, "peer disconnected");
+                    self.dialled.remove(&peer_id);
+                    if let Some(address) = self.reopen.remove(&peer_id) {
+                        let opts = DialOpts::peer_id(peer_id).addresses(vec![address]).build();
+                        if let Err(e) = self.swarm.dial(opts) {
+                            debug!(peer = %peer_id, error = %dial_reason(&e), "cannot reopen");
+                        }
+                    }
                     self.emit(NetEvent::PeerDisconnected(peer_id)).await;
                 }
             }

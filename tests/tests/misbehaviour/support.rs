@@ -92,7 +92,7 @@ impl Attacker {
     pub fn allow(&self, nodes: &[&TestNode]) {
         let peers: HashSet<PeerId> = nodes.iter().map(|n| peer_id(n)).collect();
         self.rt
-            .block_on(self.net.set_allowed_peers(peers))
+            .block_on(self.net.set_allowed_peers(peers, HashSet::new()))
             .expect("allow the honest nodes");
     }
 
