@@ -389,6 +389,19 @@ pub fn holds_within(deadline: std::time::Duration, mut condition: impl FnMut() -
     condition()
 }
 
+/// Polls `condition` every 20 ms for `window`; whether it held at every poll (for what
+/// must not happen, given the time it would take to happen).
+pub fn holds_throughout(window: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + window;
+    while std::time::Instant::now() < end {
+        if !condition() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    condition()
+}
+
 mod admin;
 pub use admin::Admin;
 

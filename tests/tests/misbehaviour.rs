@@ -345,7 +345,7 @@ fn a_misbehaving_member_is_refused_at_every_node_and_changes_nothing() {
     // No gossip crosses her connections, either way.
     let late = own_profile(&doc, &chain, &mallory.key, "Mallory, after her revocation");
     assert!(
-        fed_e2e::holds_within(std::time::Duration::from_secs(3), || mallory
+        fed_e2e::holds_throughout(std::time::Duration::from_secs(3), || mallory
             .publish(&announce(&late))
             .is_err()),
         "a revoked member's gossip found a peer"
