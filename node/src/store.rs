@@ -202,13 +202,46 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies every operation of `batch` atomically, across trees, then flushes to disk.
     /// When this returns `Ok`, the batch survives a crash of the process or the machine;
-    /// after a crash before that, either all of the batch is there or none of it.
+    /// after a crash before that, either all of the batch is there or none of it. A store
+    /// halted by a failed [`Store::sync`] is resumed first.
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] if the batch cannot be applied or flushed; the write must
     /// then not be acknowledged to anyone.
-    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError>;
+    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.resume()?;
+        self.write(batch)?;
+        self.sync()
+    }
+
+    /// Applies every operation of `batch` atomically, across trees, visible to reads at
+    /// once; it is durable only once a later [`Store::sync`] succeeds. This is how writes
+    /// share one flush (group commit): write each, sync once, acknowledge them all.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Halted`] after a failed sync, until [`Store::resume`];
+    /// [`StoreError::Backend`] if the batch cannot be applied (the store then halts).
+    fn write(&self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// Makes every write so far durable (see [`Store::apply`] for what that means).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] if the flush fails. The store then halts: the writes since
+    /// the last successful sync are not durable and must not be acknowledged, and no
+    /// write is taken until [`Store::resume`] has undone them.
+    fn sync(&self) -> Result<(), StoreError>;
+
+    /// After a failed sync or write: undoes every write since the last successful sync and
+    /// takes writes again. Nothing happens if the store is not halted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] if the store cannot be reopened or the undo written (the
+    /// disk is still full); the store stays halted and a later call tries again.
+    fn resume(&self) -> Result<(), StoreError>;
 
     /// Writes everything buffered to disk; called last at shutdown.
     ///
@@ -361,6 +394,10 @@ pub enum StoreError {
         /// The encoder's complaint.
         source: serde_json::Error,
     },
+    /// A sync failed; the store takes no write until the writes it could not make
+    /// durable are undone ([`Store::resume`]).
+    #[error("the store is halted after a write that did not reach the disk")]
+    Halted,
     /// More entries than a named limit allows; nothing was returned.
     #[error("tree `{tree}` holds more than {limit} {what} ({limit_name})")]
     TooMany {

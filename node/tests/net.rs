@@ -8,16 +8,15 @@ use std::time::Duration;
 
 use fed_crdt::ids::FederationId;
 use fednode::net::protocol::{federation_topic, SyncRequest, SyncResponse};
-use fednode::net::{self, NetClient, NetConfig, NetEvent};
+use fednode::net::{self, NetClient, NetConfig, NetEvent, NetEvents};
 use libp2p::gossipsub::MessageAcceptance;
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
-use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
 
 struct TestNode {
     client: NetClient,
-    events: Receiver<NetEvent>,
+    events: NetEvents,
     peer: PeerId,
     address: Multiaddr,
     shutdown: CancellationToken,
@@ -30,10 +29,13 @@ impl Drop for TestNode {
 }
 
 async fn spawn_node(seed: u8) -> TestNode {
+    spawn_node_with(seed, NetConfig::default()).await
+}
+
+async fn spawn_node_with(seed: u8, mut config: NetConfig) -> TestNode {
     let key = Keypair::ed25519_from_bytes([seed; 32]).expect("key");
     let peer = key.public().to_peer_id();
     let shutdown = CancellationToken::new();
-    let mut config = NetConfig::default();
     config.behaviour.gossip_heartbeat = Duration::from_millis(100);
     let (client, events, event_loop) = net::new(key, config, shutdown.clone()).expect("network");
     tokio::spawn(event_loop.run());
@@ -158,9 +160,7 @@ async fn members_connect_and_answer_requests() {
     .await;
     assert_eq!(received, request);
     b.client
-        .respond(channel, SyncResponse::Chain { records: vec![] })
-        .await
-        .expect("respond");
+        .respond(channel, SyncResponse::Chain { records: vec![] });
     let response = answer.await.expect("task").expect("response");
     assert_eq!(response, SyncResponse::Chain { records: vec![] });
 }
@@ -202,7 +202,7 @@ async fn a_peer_that_is_not_allowed_never_gets_a_connection() {
             .contains(&a.peer)
     })
     .await;
-    while let Ok(event) = a.events.try_recv() {
+    while let Some(event) = a.events.try_recv() {
         if let NetEvent::PeerConnected(p) = event {
             assert_ne!(p, outsider.peer, "the outsider was reported connected");
         }
@@ -242,9 +242,7 @@ async fn gossip_reaches_members_of_the_federation() {
     assert_eq!(source, a.peer);
     assert_eq!(data, b"new head");
     b.client
-        .report_gossip(id, source, MessageAcceptance::Accept)
-        .await
-        .expect("report");
+        .report_gossip(id, source, MessageAcceptance::Accept);
 }
 
 #[tokio::test]
@@ -284,9 +282,7 @@ async fn a_chain_only_peer_may_ask_but_gets_no_gossip() {
     })
     .await;
     a.client
-        .respond(channel, SyncResponse::Chain { records: vec![] })
-        .await
-        .expect("respond");
+        .respond(channel, SyncResponse::Chain { records: vec![] });
     assert!(answer.await.expect("task").is_ok());
 
     // Neither side's gossipsub sees the other: nothing can be published to it, and what
@@ -325,6 +321,84 @@ async fn a_chain_only_peer_may_ask_but_gets_no_gossip() {
     })
     .await;
     assert_eq!(data, b"head");
+}
+
+#[tokio::test]
+async fn a_full_event_queue_answers_busy_and_drops_gossip_without_stalling() {
+    let a = spawn_node(1).await;
+    // b's engine reads nothing for now; two gossip messages or requests fill its queue.
+    let mut b = spawn_node_with(
+        2,
+        NetConfig {
+            event_queue: 2,
+            ..NetConfig::default()
+        },
+    )
+    .await;
+    allow(&a, &[b.peer]).await;
+    allow(&b, &[a.peer]).await;
+    let fed = FederationId([7; 32]);
+    a.client.join(fed).await.expect("join a");
+    b.client.join(fed).await.expect("join b");
+    a.client
+        .dial(b.peer, b.address.clone())
+        .await
+        .expect("dial");
+
+    let request = SyncRequest::Chain {
+        federation: fed,
+        after_seq: 0,
+        head: fed_crdt::ids::RecordHash([1; 32]),
+    };
+    let (done, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..6 {
+        let (client, peer, request, done) =
+            (a.client.clone(), b.peer, request.clone(), done.clone());
+        tokio::spawn(async move {
+            let _ = done.send(client.request(peer, request).await);
+        });
+    }
+    // Two wait in b's queue; the four others are answered busy at once.
+    for _ in 0..4 {
+        let answer = tokio::time::timeout(Duration::from_secs(10), answers.recv())
+            .await
+            .expect("an answer within the deadline");
+        assert!(matches!(answer, Some(Ok(SyncResponse::Busy))), "{answer:?}");
+    }
+    assert_eq!(b.client.stats().requests_busy(), 4);
+    // The loop still serves its own commands while the queue is full.
+    let peers = b.client.connected_peers().await.expect("the loop answers");
+    assert!(peers.contains(&a.peer));
+
+    // Gossip that finds the queue full is dropped (and reported ignored), not waited on.
+    assert!(publish_when_subscribed(&a, fed, b"one").await);
+    for data in [b"two".as_slice(), b"three"] {
+        a.client.publish(fed, data.to_vec()).await.expect("publish");
+    }
+    wait_until("b counts the dropped gossip", || async {
+        b.client.stats().gossip_dropped() >= 3
+    })
+    .await;
+
+    // Once b's engine reads, the two queued requests get real answers.
+    for _ in 0..2 {
+        let channel = next_event(&mut b, |e| match e {
+            NetEvent::Request { channel, .. } => Some(channel),
+            _ => None,
+        })
+        .await;
+        b.client
+            .respond(channel, SyncResponse::Chain { records: vec![] });
+    }
+    for _ in 0..2 {
+        let answer = tokio::time::timeout(Duration::from_secs(10), answers.recv())
+            .await
+            .expect("an answer within the deadline");
+        assert!(
+            matches!(answer, Some(Ok(SyncResponse::Chain { .. }))),
+            "{answer:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -111,6 +111,11 @@ pub struct NodeStatus {
     pub revoked_peers: Vec<String>,
     /// Sealed private documents held as a relay (0 on a platform).
     pub relayed_documents: usize,
+    /// Gossip messages the network dropped because the engine was behind (anti-entropy
+    /// makes up for them).
+    pub gossip_dropped: u64,
+    /// Peers' requests answered "busy" because the engine was behind.
+    pub requests_busy: u64,
 }
 
 /// One platform as the registry and the chain describe it.

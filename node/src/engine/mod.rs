@@ -40,7 +40,7 @@ use tracing::{debug, info, warn};
 use ed25519_dalek::SigningKey;
 
 use crate::net::protocol::{federation_topic, Announcement, SyncResponse};
-use crate::net::{NetClient, NetError, NetEvent};
+use crate::net::{NetClient, NetError, NetEvent, NetEvents};
 use crate::store::Store;
 use documents::Documents;
 use federations::{Federations, ReceiveOutcome};
@@ -96,6 +96,9 @@ pub struct Engine {
     last_dial: HashMap<PeerId, Instant>,
     /// Fetches under way, so that announcements and timers do not pile them up.
     in_flight: HashSet<(PeerId, FederationId, FetchKind)>,
+    /// Peers connected now, from the network's connection events (never asked of the
+    /// network, which the engine does not wait on).
+    connected: HashSet<PeerId>,
 }
 
 /// What a fetch asks for.
@@ -179,6 +182,7 @@ pub fn new(
             fetched_sender,
             in_flight: HashSet::new(),
             last_dial: HashMap::new(),
+            connected: HashSet::new(),
         },
     ))
 }
@@ -210,7 +214,7 @@ fn now() -> Timestamp {
 
 impl Engine {
     /// Runs until shutdown or until every handle and the network are gone.
-    pub async fn run(mut self, mut events: mpsc::Receiver<NetEvent>, shutdown: CancellationToken) {
+    pub async fn run(mut self, mut events: NetEvents, shutdown: CancellationToken) {
         self.refresh_peers().await;
         let held: Vec<fed_crdt::ids::DocId> = self
             .federation_ids()
@@ -227,7 +231,7 @@ impl Engine {
         }
         self.prune_retired_keys();
         for federation in self.federation_ids() {
-            let _ = self.net.join(federation).await;
+            self.net.subscribe(federation);
         }
         let mut timer = tokio::time::interval(self.config.anti_entropy_interval);
         loop {
@@ -261,7 +265,7 @@ impl Engine {
             EngineCommand::Join { file, reply } => {
                 let result = self.federations.join(&file, now());
                 if let Ok((federation, outcome)) = &result {
-                    let _ = self.net.join(*federation).await;
+                    self.net.subscribe(*federation);
                     self.after_chain_change(federation, outcome).await;
                 }
                 let _ = reply.send(result);
@@ -282,10 +286,9 @@ impl Engine {
                 let _ = reply.send(result);
             }
             EngineCommand::Status { reply } => {
-                let connected = self.net.connected_peers().await.unwrap_or_default();
                 let chain_only = self.federations.chain_only_peers(now());
                 let (revoked_peers, peers): (Vec<PeerId>, Vec<PeerId>) =
-                    connected.into_iter().partition(|p| chain_only.contains(p));
+                    self.connected.iter().partition(|p| chain_only.contains(p));
                 let names = |peers: Vec<PeerId>| peers.iter().map(PeerId::to_string).collect();
                 let relayed_documents = self
                     .federation_ids()
@@ -298,6 +301,8 @@ impl Engine {
                     peers: names(peers),
                     revoked_peers: names(revoked_peers),
                     relayed_documents,
+                    gossip_dropped: self.net.stats().gossip_dropped(),
+                    requests_busy: self.net.stats().requests_busy(),
                 });
             }
             EngineCommand::SetProfile {
@@ -390,10 +395,8 @@ impl Engine {
                 seq: chain.state().seq,
                 head: chain.head(),
             };
-            if let Err(e) = self.net.publish(*federation, announcement.to_bytes()).await {
-                // Nobody subscribed yet: anti-entropy will carry it.
-                debug!(fed = %federation.fmt_short(), error = %e, "announcement not sent");
-            }
+            // If nobody is subscribed yet, anti-entropy carries it.
+            self.net.announce(*federation, announcement.to_bytes());
         }
     }
 
@@ -404,15 +407,7 @@ impl Engine {
         let now = now();
         let allowed = self.federations.allowed_peers(now);
         let chain_only = self.federations.chain_only_peers(now);
-        if let Err(e) = self
-            .net
-            .set_allowed_peers(allowed.clone(), chain_only)
-            .await
-        {
-            warn!(error = %e, "cannot update allowed peers");
-            return;
-        }
-        let connected = self.net.connected_peers().await.unwrap_or_default();
+        self.net.allow_peers(allowed.clone(), chain_only);
         let mut targets: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
         for (peer, addresses) in self.federations.member_addresses(now) {
             let parsed = addresses.iter().filter_map(|a| a.parse::<Multiaddr>().ok());
@@ -428,7 +423,7 @@ impl Engine {
         }
         let now_instant = Instant::now();
         for (peer, addresses) in targets {
-            if connected.contains(&peer) {
+            if self.connected.contains(&peer) {
                 continue;
             }
             // An unreachable member is retried, but not on every tick.
@@ -440,20 +435,14 @@ impl Engine {
                 continue;
             }
             self.last_dial.insert(peer, now_instant);
-            for address in addresses {
-                let net = self.net.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = net.dial(peer, address).await {
-                        debug!(peer = %peer, error = %e, "dial failed");
-                    }
-                });
-            }
+            self.net.connect(peer, addresses);
         }
     }
 
     async fn handle_event(&mut self, event: NetEvent) {
         match event {
             NetEvent::PeerConnected(peer) => {
+                self.connected.insert(peer);
                 for federation in self.federations.shared_with(&peer, now()) {
                     self.fetch(peer, federation, FetchKind::Chain).await;
                     self.fetch(peer, federation, FetchKind::Registry).await;
@@ -462,7 +451,10 @@ impl Engine {
             }
             // Redial at once (within the dial backoff): a peer whose rule changed was
             // disconnected to reconnect under the new one.
-            NetEvent::PeerDisconnected(_) => self.refresh_peers().await,
+            NetEvent::PeerDisconnected(peer) => {
+                self.connected.remove(&peer);
+                self.refresh_peers().await;
+            }
             NetEvent::Gossip {
                 topic,
                 source,
@@ -506,7 +498,7 @@ impl Engine {
                         }
                     }
                 };
-                let _ = self.net.report_gossip(message_id, source, verdict).await;
+                self.net.report_gossip(message_id, source, verdict);
             }
             NetEvent::Request {
                 peer,
@@ -514,7 +506,7 @@ impl Engine {
                 channel,
             } => {
                 let response = self.answer(&peer, request).await;
-                let _ = self.net.respond(channel, response).await;
+                self.net.respond(channel, response);
             }
         }
     }

@@ -62,9 +62,8 @@ impl Engine {
             let announcement = Announcement::Change {
                 envelope: Box::new(env),
             };
-            if let Err(e) = self.net.publish(federation, announcement.to_bytes()).await {
-                debug!(fed = %federation.fmt_short(), error = %e, "change not gossiped; anti-entropy will carry it");
-            }
+            // If nobody is subscribed, anti-entropy carries it.
+            self.net.announce(federation, announcement.to_bytes());
             return Ok(change);
         }
         if let Some(view) = self.documents.view(&env.document) {
@@ -160,14 +159,15 @@ impl Engine {
             .get(&federation)
             .map(|c| super::views::relays(c).collect())
             .unwrap_or_default();
-        let connected = self.net.connected_peers().await.unwrap_or_default();
         let me = self.me();
         let now = now();
         for platform in audience.iter().filter(|p| **p != me) {
             let Some(peer) = peer_id(platform) else {
                 continue;
             };
-            if !connected.contains(&peer) || !self.federations.is_member(&federation, &peer, now) {
+            if !self.connected.contains(&peer)
+                || !self.federations.is_member(&federation, &peer, now)
+            {
                 continue;
             }
             let theirs: Vec<KeyGrant> = grants

@@ -220,6 +220,10 @@ impl Engine {
                 }
             }
             Ok(SyncResponse::Received | SyncResponse::InSync) => {}
+            // The peer's engine is behind; the next round asks again.
+            Ok(SyncResponse::Busy) => {
+                debug!(peer = %peer, fed = %federation.fmt_short(), "peer busy");
+            }
             Ok(SyncResponse::Differs) => {
                 self.fetch(peer, federation, FetchKind::Private).await;
             }
@@ -231,7 +235,7 @@ impl Engine {
     }
 
     pub(super) async fn anti_entropy_all(&mut self) {
-        let peers = self.net.connected_peers().await.unwrap_or_default();
+        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
         for peer in peers {
             for federation in self.federations.shared_with(&peer, now()) {
                 self.fetch(peer, federation, FetchKind::Chain).await;

@@ -2,6 +2,8 @@
 //! that cross between it and the [`super::EventLoop`].
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use fed_crdt::ids::FederationId;
 use libp2p::gossipsub::{MessageAcceptance, MessageId, TopicHash};
@@ -184,10 +186,77 @@ pub enum NetCommand {
     },
 }
 
+/// What the event loop had to drop because the engine was behind: it never waits for
+/// the engine, so a full event queue costs gossip (which anti-entropy makes up for) or an
+/// answer "busy" (the asker asks again next round), never a stalled loop.
+#[derive(Debug, Default)]
+pub struct NetStats {
+    gossip_dropped: AtomicU64,
+    requests_busy: AtomicU64,
+}
+
+impl NetStats {
+    /// Gossip messages dropped (reported to gossipsub as ignored) on a full queue.
+    pub fn gossip_dropped(&self) -> u64 {
+        self.gossip_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Requests answered [`SyncResponse::Busy`] on a full queue.
+    pub fn requests_busy(&self) -> u64 {
+        self.requests_busy.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn count_gossip_dropped(&self) {
+        self.gossip_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn count_request_busy(&self) {
+        self.requests_busy.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The events of the network, as two queues: connections come and go on a queue of
+/// their own, never dropped (the engine's list of connected peers is built from them;
+/// there are at most as many as allowed peers' connections), while gossip and requests
+/// share a bounded one.
+#[derive(Debug)]
+pub struct NetEvents {
+    pub(super) connections: mpsc::UnboundedReceiver<NetEvent>,
+    pub(super) messages: mpsc::Receiver<NetEvent>,
+}
+
+impl NetEvents {
+    /// The next event, connection events first; `None` once the loop has stopped and
+    /// every event was read.
+    pub async fn recv(&mut self) -> Option<NetEvent> {
+        tokio::select! {
+            biased;
+            Some(e) = self.connections.recv() => Some(e),
+            Some(e) = self.messages.recv() => Some(e),
+            else => None,
+        }
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<NetEvent> {
+        self.connections
+            .try_recv()
+            .or_else(|_| self.messages.try_recv())
+            .ok()
+    }
+}
+
 /// A cloneable handle to the event loop.
+///
+/// Commands go on an unbounded queue: the loop never waits for anyone, so it drains the
+/// queue as fast as commands come. The `async` methods wait for the loop's answer (for
+/// the API and tests); the others (`announce`, `subscribe`, `allow_peers`, `connect`,
+/// `report_gossip`, `respond`) return at once, for the engine, which must never wait on
+/// the network.
 #[derive(Clone, Debug)]
 pub struct NetClient {
-    pub(super) sender: mpsc::Sender<NetCommand>,
+    pub(super) sender: mpsc::UnboundedSender<NetCommand>,
+    pub(super) stats: Arc<NetStats>,
 }
 
 impl NetClient {
@@ -196,8 +265,54 @@ impl NetClient {
         make: impl FnOnce(oneshot::Sender<T>) -> NetCommand,
     ) -> Result<T, NetError> {
         let (reply, answer) = oneshot::channel();
-        self.sender.send(make(reply)).await?;
+        self.sender.send(make(reply))?;
         Ok(answer.await?)
+    }
+
+    /// Sends a command whose answer nobody waits for (the loop logs failures).
+    fn post<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> NetCommand) {
+        let (reply, _) = oneshot::channel();
+        // A closed queue means shutdown: nothing left to do.
+        let _ = self.sender.send(make(reply));
+    }
+
+    /// What the loop dropped because the engine was behind.
+    pub fn stats(&self) -> &NetStats {
+        &self.stats
+    }
+
+    /// Publishes `data` on a federation's topic, without waiting.
+    pub fn announce(&self, federation: FederationId, data: Vec<u8>) {
+        self.post(|reply| NetCommand::Publish {
+            federation,
+            data,
+            reply,
+        });
+    }
+
+    /// Subscribes to a federation's topic, without waiting.
+    pub fn subscribe(&self, federation: FederationId) {
+        self.post(|reply| NetCommand::Join { federation, reply });
+    }
+
+    /// Replaces the allowed peers (see [`NetClient::set_allowed_peers`]), without waiting.
+    pub fn allow_peers(&self, members: HashSet<PeerId>, chain_only: HashSet<PeerId>) {
+        self.post(|reply| NetCommand::SetAllowedPeers {
+            members,
+            chain_only,
+            reply,
+        });
+    }
+
+    /// Dials `peer` at each of `addresses`, without waiting.
+    pub fn connect(&self, peer: PeerId, addresses: Vec<Multiaddr>) {
+        for address in addresses {
+            self.post(|reply| NetCommand::Dial {
+                peer,
+                address,
+                reply,
+            });
+        }
     }
 
     /// Listens on `address`; returns the address actually bound.
@@ -269,25 +384,18 @@ impl NetClient {
         .await?
     }
 
-    /// Reports the engine's verdict on a gossip message.
-    ///
-    /// # Errors
-    ///
-    /// [`NetError::Shutdown`] if the loop has stopped.
-    pub async fn report_gossip(
+    /// Reports the engine's verdict on a gossip message, without waiting.
+    pub fn report_gossip(
         &self,
         message_id: MessageId,
         source: PeerId,
         acceptance: MessageAcceptance,
-    ) -> Result<(), NetError> {
-        Ok(self
-            .sender
-            .send(NetCommand::ReportGossip {
-                message_id,
-                source,
-                acceptance,
-            })
-            .await?)
+    ) {
+        let _ = self.sender.send(NetCommand::ReportGossip {
+            message_id,
+            source,
+            acceptance,
+        });
     }
 
     /// Sends a sync request and waits for the answer.
@@ -308,20 +416,9 @@ impl NetClient {
         .await?
     }
 
-    /// Answers an inbound request.
-    ///
-    /// # Errors
-    ///
-    /// [`NetError::Shutdown`] if the loop has stopped.
-    pub async fn respond(
-        &self,
-        channel: ResponseChannel<SyncResponse>,
-        response: SyncResponse,
-    ) -> Result<(), NetError> {
-        Ok(self
-            .sender
-            .send(NetCommand::Respond { channel, response })
-            .await?)
+    /// Answers an inbound request, without waiting.
+    pub fn respond(&self, channel: ResponseChannel<SyncResponse>, response: SyncResponse) {
+        let _ = self.sender.send(NetCommand::Respond { channel, response });
     }
 
     /// The addresses we listen on.

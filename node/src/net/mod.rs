@@ -11,9 +11,10 @@ mod client;
 mod gossip_gate;
 pub mod protocol;
 
-pub use client::{NetClient, NetCommand, NetError, NetEvent};
+pub use client::{NetClient, NetCommand, NetError, NetEvent, NetEvents, NetStats};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -30,10 +31,9 @@ use tracing::{debug, info, trace, warn};
 use behaviour::{Behaviour, BehaviourConfig, BehaviourEvent};
 use protocol::{federation_topic, SyncRequest, SyncResponse, MAX_FEDERATIONS};
 
-/// How many commands may wait for the loop before senders wait.
-const COMMAND_QUEUE: usize = 256;
-/// How many events may wait for the engine before the loop waits.
-const EVENT_QUEUE: usize = 1024;
+/// How many gossip messages and requests may wait for the engine; beyond it the loop
+/// drops gossip and answers requests [`SyncResponse::Busy`] rather than wait.
+pub const DEFAULT_EVENT_QUEUE: usize = 1024;
 
 /// Network settings.
 #[derive(Clone, Debug)]
@@ -42,6 +42,9 @@ pub struct NetConfig {
     pub behaviour: BehaviourConfig,
     /// How long an idle connection stays open.
     pub idle_timeout: Duration,
+    /// Gossip messages and requests that may wait for the engine
+    /// ([`DEFAULT_EVENT_QUEUE`]).
+    pub event_queue: usize,
 }
 
 impl Default for NetConfig {
@@ -49,6 +52,7 @@ impl Default for NetConfig {
         NetConfig {
             behaviour: BehaviourConfig::default(),
             idle_timeout: Duration::from_secs(60),
+            event_queue: DEFAULT_EVENT_QUEUE,
         }
     }
 }
@@ -62,7 +66,7 @@ pub fn new(
     key: Keypair,
     config: NetConfig,
     shutdown: CancellationToken,
-) -> Result<(NetClient, mpsc::Receiver<NetEvent>, EventLoop), NetError> {
+) -> Result<(NetClient, NetEvents, EventLoop), NetError> {
     let behaviour_config = config.behaviour.clone();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -80,15 +84,25 @@ pub fn new(
         .map_err(|e| NetError::Config(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_timeout))
         .build();
-    let (sender, commands) = mpsc::channel(COMMAND_QUEUE);
-    let (events, event_receiver) = mpsc::channel(EVENT_QUEUE);
+    let (sender, commands) = mpsc::unbounded_channel();
+    let (connection_events, connections) = mpsc::unbounded_channel();
+    let (message_events, messages) = mpsc::channel(config.event_queue.max(1));
+    let stats = Arc::new(NetStats::default());
     Ok((
-        NetClient { sender },
-        event_receiver,
+        NetClient {
+            sender,
+            stats: stats.clone(),
+        },
+        NetEvents {
+            connections,
+            messages,
+        },
         EventLoop {
             swarm,
             commands,
-            events,
+            connection_events,
+            message_events,
+            stats,
             shutdown,
             pending_listen: HashMap::new(),
             pending_dial: HashMap::new(),
@@ -102,8 +116,10 @@ pub fn new(
 /// Owns the swarm; run it with [`EventLoop::run`].
 pub struct EventLoop {
     swarm: Swarm<Behaviour>,
-    commands: mpsc::Receiver<NetCommand>,
-    events: mpsc::Sender<NetEvent>,
+    commands: mpsc::UnboundedReceiver<NetCommand>,
+    connection_events: mpsc::UnboundedSender<NetEvent>,
+    message_events: mpsc::Sender<NetEvent>,
+    stats: Arc<NetStats>,
     shutdown: CancellationToken,
     pending_listen: HashMap<ListenerId, (Multiaddr, oneshot::Sender<Result<Multiaddr, NetError>>)>,
     pending_dial: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NetError>>>>,
@@ -277,9 +293,49 @@ impl EventLoop {
         }
     }
 
-    async fn emit(&mut self, event: NetEvent) {
-        // A closed receiver means the node is shutting down; nothing to deliver to.
-        let _ = self.events.send(event).await;
+    /// Hands an event to the engine without ever waiting for it: connection events
+    /// always (their queue is unbounded), gossip and requests if their queue has room;
+    /// otherwise gossip is reported ignored and a request answered busy, and counted.
+    fn emit(&mut self, event: NetEvent) {
+        let event = match event {
+            e @ (NetEvent::PeerConnected(_) | NetEvent::PeerDisconnected(_)) => {
+                // A closed receiver means the node is shutting down.
+                let _ = self.connection_events.send(e);
+                return;
+            }
+            e => e,
+        };
+        let Err(mpsc::error::TrySendError::Full(event)) = self.message_events.try_send(event)
+        else {
+            return;
+        };
+        match event {
+            NetEvent::Gossip {
+                source, message_id, ..
+            } => {
+                self.stats.count_gossip_dropped();
+                debug!(peer = %source, "engine busy: gossip dropped");
+                self.swarm
+                    .behaviour_mut()
+                    .gossip
+                    .gossip_mut()
+                    .report_message_validation_result(
+                        &message_id,
+                        &source,
+                        gossipsub::MessageAcceptance::Ignore,
+                    );
+            }
+            NetEvent::Request { peer, channel, .. } => {
+                self.stats.count_request_busy();
+                debug!(peer = %peer, "engine busy: request answered busy");
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, SyncResponse::Busy);
+            }
+            NetEvent::PeerConnected(_) | NetEvent::PeerDisconnected(_) => {}
+        }
     }
 
     async fn handle_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -328,7 +384,7 @@ impl EventLoop {
                 }
                 if num_established.get() == 1 {
                     debug!(peer = %peer_id, "peer connected");
-                    self.emit(NetEvent::PeerConnected(peer_id)).await;
+                    self.emit(NetEvent::PeerConnected(peer_id));
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -345,7 +401,7 @@ impl EventLoop {
                             debug!(peer = %peer_id, error = %dial_reason(&e), "cannot reopen");
                         }
                     }
-                    self.emit(NetEvent::PeerDisconnected(peer_id)).await;
+                    self.emit(NetEvent::PeerDisconnected(peer_id));
                 }
             }
             SwarmEvent::OutgoingConnectionError {
@@ -353,6 +409,7 @@ impl EventLoop {
                 error,
                 ..
             } => {
+                debug!(peer = %peer, reason = %dial_reason(&error), "dial failed");
                 for reply in self.pending_dial.remove(&peer).unwrap_or_default() {
                     let _ = reply.send(Err(NetError::Dial {
                         peer,
@@ -373,8 +430,7 @@ impl EventLoop {
                     source: propagation_source,
                     message_id,
                     data: message.data,
-                })
-                .await;
+                });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.handle_sync(event).await,
             other => trace!(event = ?other, "unhandled swarm event"),
@@ -391,8 +447,7 @@ impl EventLoop {
                         peer,
                         request,
                         channel,
-                    })
-                    .await;
+                    });
                 }
                 request_response::Message::Response {
                     request_id,

@@ -123,6 +123,9 @@ pub enum SyncResponse {
     /// Pushed envelopes were received (each went through every check; refusals are the
     /// receiver's business).
     Received,
+    /// The responder's engine is behind on its queue and did not read the request: ask
+    /// again later (the next anti-entropy round does).
+    Busy,
     /// The responder will not answer (not a shared federation, over a limit, ...).
     Refused {
         /// Why, in words.

@@ -53,7 +53,7 @@ impl Store for MemoryStore {
     }
 
     /// Applies the whole batch under one lock, so no reader sees part of it.
-    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
+    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut maps = self.lock();
         for (tree, key, value) in batch.ops() {
             let map = &mut maps[tree.index()];
@@ -66,6 +66,14 @@ impl Store for MemoryStore {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn resume(&self) -> Result<(), StoreError> {
         Ok(())
     }
 

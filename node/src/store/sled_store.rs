@@ -39,10 +39,13 @@ struct Open {
 /// What must happen before the store is used again after a failure.
 #[derive(Default)]
 struct Recovery {
-    /// A write failed: reopen before anything else.
+    /// A write or sync failed: reopen before anything else.
     broken: bool,
     /// Batches restoring what failed writes overwrote, oldest first.
     undo: Vec<WriteBatch>,
+    /// Batches restoring what the writes since the last successful sync overwrote,
+    /// oldest first: if the next sync fails, they join `undo`.
+    unsynced: Vec<WriteBatch>,
 }
 
 /// sled 0.34 flushes with `sync_file_range`, which neither empties the drive's write
@@ -172,7 +175,8 @@ impl SledStore {
             *open = Some(open_db(&self.dir, self.config)?);
         }
         self.with_open(|open| {
-            for undo in &recovery.undo {
+            // Newest first, so that a key written by several gets its oldest value back.
+            for undo in recovery.undo.iter().rev() {
                 transact(open, undo)?;
             }
             self.sync_to_disk(open, Vec::new())
@@ -183,14 +187,24 @@ impl SledStore {
         Ok(())
     }
 
-    /// Marks the store broken after a failed write whose batch `undo` reverts.
-    fn failed(&self, undo: WriteBatch) {
+    /// Marks the store broken after a failed write or sync: every write since the last
+    /// successful sync (and `undo`'s, if given) is to be undone.
+    fn failed(&self, undo: Option<WriteBatch>) {
         let mut recovery = self
             .recovery
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         recovery.broken = true;
-        recovery.undo.push(undo);
+        let unsynced = std::mem::take(&mut recovery.unsynced);
+        recovery.undo.extend(unsynced);
+        recovery.undo.extend(undo);
+    }
+
+    fn is_broken(&self) -> bool {
+        self.recovery
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .broken
     }
 
     /// sled's flush, then what makes it durable on power loss (see [`Durability`]).
@@ -344,13 +358,15 @@ impl Store for SledStore {
         })
     }
 
-    /// Runs the batch as one transaction, then flushes (and syncs) the database. If
-    /// either fails, the batch is undone at the next call (see [`SledStore`]).
-    fn apply(&self, batch: WriteBatch) -> Result<(), StoreError> {
+    /// Runs the batch as one transaction and keeps how to undo it until the next sync
+    /// succeeds (see [`SledStore`]).
+    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.recover()?;
+        if self.is_broken() {
+            return Err(StoreError::Halted);
+        }
         // The store is marked broken outside `with_open`: `recover` takes the recovery
         // lock before the database's.
         let (result, undo) = self.with_open(|open| {
@@ -371,14 +387,54 @@ impl Store for SledStore {
                     None => undo.delete(tree, key),
                 };
             }
-            let result =
-                transact(open, &batch).and_then(|()| self.sync_to_disk(open, batch.trees()));
-            Ok((result, undo))
+            Ok((transact(open, &batch), undo))
         })?;
-        if result.is_err() {
-            self.failed(undo);
+        match result {
+            Ok(()) => {
+                self.recovery
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .unsynced
+                    .push(undo);
+                Ok(())
+            }
+            Err(e) => {
+                self.failed(Some(undo));
+                Err(e)
+            }
+        }
+    }
+
+    /// Flushes and syncs the database; on failure, halts until [`Store::resume`].
+    fn sync(&self) -> Result<(), StoreError> {
+        if self.is_broken() {
+            return Err(StoreError::Halted);
+        }
+        // Writes made while the flush runs may not be in it: only those before are known
+        // durable after it.
+        let before = self
+            .recovery
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unsynced
+            .len();
+        let result = self.with_open(|open| self.sync_to_disk(open, Vec::new()));
+        match &result {
+            Ok(()) => {
+                let mut recovery = self
+                    .recovery
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let synced = before.min(recovery.unsynced.len());
+                recovery.unsynced.drain(..synced);
+            }
+            Err(_) => self.failed(None),
         }
         result
+    }
+
+    fn resume(&self) -> Result<(), StoreError> {
+        self.recover()
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -22,7 +22,6 @@ use fednode::net::protocol::{Announcement, SyncRequest, SyncResponse};
 use fednode::net::{NetClient, NetConfig, NetError, NetEvent};
 use libp2p::gossipsub::MessageAcceptance;
 use libp2p::{Multiaddr, PeerId};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A member's secret key, read from its data directory.
@@ -190,7 +189,7 @@ impl Drop for Attacker {
 /// forwarded.
 pub async fn respond(
     net: NetClient,
-    mut events: mpsc::Receiver<NetEvent>,
+    mut events: fednode::net::NetEvents,
     answers: Arc<Mutex<Vec<ChangeEnvelope>>>,
 ) {
     while let Some(event) = events.recv().await {
@@ -211,14 +210,12 @@ pub async fn respond(
                         records: Vec::new(),
                     },
                 };
-                let _ = net.respond(channel, response).await;
+                net.respond(channel, response);
             }
             NetEvent::Gossip {
                 source, message_id, ..
             } => {
-                let _ = net
-                    .report_gossip(message_id, source, MessageAcceptance::Ignore)
-                    .await;
+                net.report_gossip(message_id, source, MessageAcceptance::Ignore);
             }
             NetEvent::PeerConnected(_) | NetEvent::PeerDisconnected(_) => {}
         }
