@@ -16,10 +16,12 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub mod chains;
+mod group_commit;
 mod memory;
 mod sled_store;
 
 pub use chains::{federations, load_chain_records, save_chain_record};
+pub use group_commit::{GroupCommit, Synced};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 

@@ -103,7 +103,14 @@ pub struct Documents {
     /// The changes of the last batch that failed to be stored, which the document read
     /// back must not hold.
     unstored: std::collections::HashSet<ChangeHash>,
+    /// Documents written to the store since [`Documents::take_written`] was last called:
+    /// their writes are not durable until the engine's next sync.
+    written: Vec<Written>,
 }
+
+/// A document written since the engine's last sync request, with the changes accepted
+/// in it (to leave out if the sync fails).
+pub(crate) type Written = (DocId, FederationId, Vec<ChangeHash>);
 
 impl Documents {
     /// An empty set; documents are opened with [`Documents::open`].
@@ -118,6 +125,7 @@ impl Documents {
             relayed: std::collections::HashSet::new(),
             stale: BTreeMap::new(),
             unstored: std::collections::HashSet::new(),
+            written: Vec::new(),
         }
     }
 
@@ -511,14 +519,29 @@ impl Documents {
                 }
             }
         }
-        if let Err(e) = self.store.apply(batch) {
+        let wrote = !batch.is_empty();
+        if let Err(e) = self.store.write(batch) {
             self.unstored = received.accepted.iter().map(|e| e.change_hash).collect();
             return Err(e.into());
+        }
+        let federation = received
+            .accepted
+            .first()
+            .map(|e| e.federation)
+            .or_else(|| received.refused.first().map(|r| r.federation));
+        if let (true, Some(federation)) = (wrote, federation) {
+            let changes = received.accepted.iter().map(|e| e.change_hash).collect();
+            self.written.push((*id, federation, changes));
         }
         if !received.accepted.is_empty() || !received.refused.is_empty() {
             self.refresh_view(id);
         }
         Ok(received)
+    }
+
+    /// The documents written since the last call, whose writes await a sync.
+    pub(crate) fn take_written(&mut self) -> Vec<Written> {
+        std::mem::take(&mut self.written)
     }
 
     /// Recorded refusals, optionally of one federation, at most [`MAX_REFUSALS_LISTED`].

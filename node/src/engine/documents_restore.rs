@@ -13,7 +13,7 @@ impl Documents {
     /// After a failed write, the document in memory may hold a change that is not stored:
     /// read it back from the store (which first undoes the failed batch). If the store
     /// cannot be read yet, the document leaves memory until it can.
-    pub(super) fn restore(&mut self, id: DocId, chain: &Chain) {
+    pub(crate) fn restore(&mut self, id: DocId, chain: &Chain) {
         self.docs.remove(&id);
         self.views.remove(&id);
         let unstored = std::mem::take(&mut self.unstored);
@@ -41,8 +41,28 @@ impl Documents {
         }
     }
 
+    /// Reads a document back from the store without `changes` (written, but not made
+    /// durable: the store may show them until it has undone them).
+    pub(crate) fn restore_without(
+        &mut self,
+        id: DocId,
+        chain: &Chain,
+        changes: impl IntoIterator<Item = fed_crdt::ids::ChangeHash>,
+    ) {
+        self.unstored = changes.into_iter().collect();
+        self.restore(id, chain);
+    }
+
+    /// Takes a document out of memory until the store can be read back without what it
+    /// failed to make durable ([`Documents::reload_stale`]).
+    pub(crate) fn set_aside(&mut self, id: DocId, federation: fed_crdt::ids::FederationId) {
+        self.docs.remove(&id);
+        self.views.remove(&id);
+        self.stale.insert(id, federation);
+    }
+
     /// Reads back the documents of `chain`'s federation set aside by [`Documents::restore`].
-    pub(super) fn reload_stale(&mut self, chain: &Chain) {
+    pub(crate) fn reload_stale(&mut self, chain: &Chain) {
         let federation = chain.federation();
         let stale: Vec<DocId> = self
             .stale

@@ -70,6 +70,8 @@ pub struct Keyring {
     /// `fednode rotate-encryption-key`), each with its public key and file.
     secrets: RwLock<Vec<Secret>>,
     store: Arc<dyn Store>,
+    /// A grant was written since [`Keyring::take_written`]: it awaits the next sync.
+    written: std::sync::atomic::AtomicBool,
     state: Arc<KeyState>,
     max_grants: usize,
 }
@@ -139,6 +141,7 @@ impl Keyring {
             me,
             secrets: RwLock::new(secrets),
             store,
+            written: std::sync::atomic::AtomicBool::new(false),
             state: Arc::new(KeyState::default()),
             max_grants: MAX_GRANTS_PER_DOCUMENT,
         };
@@ -162,6 +165,12 @@ impl Keyring {
     }
 
     /// The [`Sealing`] that private documents open their payloads with.
+    /// Whether a grant was written since the last call (it awaits the engine's sync).
+    pub fn take_written(&self) -> bool {
+        self.written
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn sealing(&self) -> Arc<dyn Sealing> {
         Arc::new(NodeSealing(self.state.clone()))
     }
@@ -250,7 +259,10 @@ impl Keyring {
             grant_key(&grant),
             serde_json::to_vec(&grant).unwrap_or_default(),
         );
-        self.store.apply(batch).map_err(GrantError::Store)?;
+        // Durable with the change it comes with, at the engine's next sync.
+        self.store.write(batch).map_err(GrantError::Store)?;
+        self.written
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(GrantOutcome::Stored {
             unwrapped: self.remember(grant),
         })

@@ -8,6 +8,7 @@
 //! they count.
 
 pub mod documents;
+mod durability;
 pub mod exports;
 pub mod federations;
 mod handle;
@@ -41,7 +42,7 @@ use ed25519_dalek::SigningKey;
 
 use crate::net::protocol::{federation_topic, Announcement, SyncResponse};
 use crate::net::{NetClient, NetError, NetEvent, NetEvents};
-use crate::store::Store;
+use crate::store::{GroupCommit, Store, Synced};
 use documents::Documents;
 use federations::{Federations, ReceiveOutcome};
 
@@ -99,6 +100,22 @@ pub struct Engine {
     /// Peers connected now, from the network's connection events (never asked of the
     /// network, which the engine does not wait on).
     connected: HashSet<PeerId>,
+    /// The store, for reads and to resume it after a failed sync.
+    store: Arc<dyn Store>,
+    /// Makes writes durable, many at a time, off the runtime.
+    commit: GroupCommit,
+    /// Its answers.
+    synced: mpsc::UnboundedReceiver<Synced>,
+    /// The last sync ticket asked for.
+    ticket: u64,
+    /// Inputs whose writes await their sync, oldest first.
+    waiting: std::collections::VecDeque<durability::Deferred>,
+    /// Messages the current input sends once its writes are durable.
+    outbox: Vec<durability::Outgoing>,
+    /// The current input's answer to its API caller, sent once its writes are durable.
+    pending_reply: Option<durability::Reply>,
+    /// A sync failed and the store has not been resumed yet.
+    halted: bool,
 }
 
 /// What a fetch asks for.
@@ -138,6 +155,7 @@ pub fn new(
     config: EngineConfig,
 ) -> Result<(EngineHandle, Engine), EngineError> {
     let me = PlatformId::from(&signing);
+    let engine_store = store.clone();
     let federations = Federations::load(me, store.clone())?;
     let keys = keys::Keyring::load(me, encryption_secret, retired, store.clone())?;
     let mut documents = Documents::new(store.clone());
@@ -162,6 +180,14 @@ pub fn new(
     }
     let (sender, commands) = mpsc::channel(256);
     let (fetched_sender, fetched) = mpsc::channel(256);
+    let (commit, synced) = GroupCommit::start(engine_store.clone()).map_err(|e| {
+        EngineError::Store(crate::store::StoreError::Backend {
+            op: crate::store::Operation::Open,
+            trees: Vec::new(),
+            key: None,
+            source: Box::new(e),
+        })
+    })?;
     Ok((
         EngineHandle {
             sender,
@@ -183,6 +209,14 @@ pub fn new(
             in_flight: HashSet::new(),
             last_dial: HashMap::new(),
             connected: HashSet::new(),
+            store: engine_store,
+            commit,
+            synced,
+            ticket: 0,
+            waiting: std::collections::VecDeque::new(),
+            outbox: Vec::new(),
+            pending_reply: None,
+            halted: false,
         },
     ))
 }
@@ -238,6 +272,7 @@ impl Engine {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
+                Some(synced) = self.synced.recv() => self.handle_synced(synced),
                 command = self.commands.recv() => match command {
                     Some(c) => self.handle_command(c).await,
                     None => break,
@@ -252,6 +287,7 @@ impl Engine {
                     self.anti_entropy_all().await;
                 }
             }
+            self.settle();
         }
         info!("engine stopped");
     }
@@ -261,6 +297,19 @@ impl Engine {
     }
 
     async fn handle_command(&mut self, command: EngineCommand) {
+        // Resuming reopens the store, which a full disk may refuse, and reads fail until
+        // it succeeds: only a write tries it.
+        let writes = match &command {
+            EngineCommand::Join { .. }
+            | EngineCommand::Publish { .. }
+            | EngineCommand::SetProfile { .. } => true,
+            EngineCommand::Projects { op, .. } => op.writes(),
+            EngineCommand::Exports { op, .. } => op.writes(),
+            _ => false,
+        };
+        if writes {
+            self.resume_if_halted();
+        }
         match command {
             EngineCommand::Join { file, reply } => {
                 let result = self.federations.join(&file, now());
@@ -314,7 +363,7 @@ impl Engine {
                     Ok(()) => self.set_profile(federation, &profile).await,
                     Err(e) => Err(e),
                 };
-                let _ = reply.send(result);
+                self.reply_when_durable(reply, result);
             }
             EngineCommand::Platforms { federation, reply } => {
                 let _ = reply.send(self.platforms(&federation));
@@ -331,7 +380,7 @@ impl Engine {
                     Some(Err(e)) => Err(e),
                     _ => self.projects(federation, op).await,
                 };
-                let _ = reply.send(answer);
+                self.reply_when_durable(reply, answer);
             }
             EngineCommand::Exports {
                 federation,
@@ -342,7 +391,7 @@ impl Engine {
                     Some(Err(e)) => Err(e),
                     _ => self.exports(federation, op).await,
                 };
-                let _ = reply.send(answer);
+                self.reply_when_durable(reply, answer);
             }
             EngineCommand::Catalog { federation, reply } => {
                 let result = self
@@ -440,6 +489,9 @@ impl Engine {
     }
 
     async fn handle_event(&mut self, event: NetEvent) {
+        if matches!(event, NetEvent::Gossip { .. } | NetEvent::Request { .. }) {
+            self.resume_if_halted();
+        }
         match event {
             NetEvent::PeerConnected(peer) => {
                 self.connected.insert(peer);

@@ -14,8 +14,8 @@ use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::seal::KeyGrant;
 use libp2p::PeerId;
-use tracing::debug;
 
+use super::durability::Outgoing;
 use super::federations::{peer_id, platform_id};
 use super::{now, Engine, EngineError, FetchKind};
 use crate::net::protocol::private_digest;
@@ -62,8 +62,13 @@ impl Engine {
             let announcement = Announcement::Change {
                 envelope: Box::new(env),
             };
-            // If nobody is subscribed, anti-entropy carries it.
-            self.net.announce(federation, announcement.to_bytes());
+            // Gossiped once durable: a change others hold but this node lost in a crash
+            // would be followed by another with the same sequence number. If nobody is
+            // subscribed, anti-entropy carries it.
+            self.outbox.push(Outgoing::Announce {
+                federation,
+                data: announcement.to_bytes(),
+            });
             return Ok(change);
         }
         if let Some(view) = self.documents.view(&env.document) {
@@ -188,12 +193,8 @@ impl Engine {
                     envelopes: chunk,
                     grants: if i == 0 { theirs.clone() } else { Vec::new() },
                 };
-                let net = self.net.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = net.request(peer, request).await {
-                        debug!(peer = %peer, error = %e, "push failed; anti-entropy will carry it");
-                    }
-                });
+                // Sent once what this input wrote is durable.
+                self.outbox.push(Outgoing::Request { peer, request });
             }
         }
     }
