@@ -1,234 +1,60 @@
-//! The handle side of the engine: [`EngineHandle`], its commands and errors.
+//! [`EngineHandle`]: how the API asks the engine, one typed method per command.
 
-use fed_crdt::chain::body::{Rights, Role};
 use fed_crdt::chain::file::ChainFile;
-use fed_crdt::chain::state::{Catalog, MemberStatus};
+use fed_crdt::chain::state::Catalog;
 use fed_crdt::envelope::Refusal;
-use fed_crdt::ids::{ChangeHash, DocId, FederationId, PlatformId};
+use fed_crdt::ids::{ChangeHash, FederationId};
 use fed_crdt::registry::platforms::PlatformProfile;
-use serde::Serialize;
+use fed_engine::{Answer, Command, EngineError, NodeStatus, PlatformEntry};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::engine::documents::ChangeEvent;
-use crate::engine::exports::{ExportAnswer, ExportOp};
-use crate::engine::federations::{FederationSummary, ReceiveOutcome};
-use crate::engine::projects::{ProjectAnswer, ProjectOp};
-use crate::store::StoreError;
+use super::documents::ChangeEvent;
+use super::exports::{ExportAnswer, ExportOp};
+use super::federations::ReceiveOutcome;
+use super::projects::{ProjectAnswer, ProjectOp};
 
-/// Why the engine refused a command.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EngineError {
-    /// The engine has stopped.
-    #[error("the node is shutting down")]
-    Shutdown,
-    /// A chain file that does not verify.
-    #[error("invalid chain: {0}")]
-    InvalidChain(String),
-    /// Joining a federation this platform is not a member of.
-    #[error("platform {platform} is not an active member of federation {federation}; ask its administrator to admit this node's identity card")]
-    NotAMember {
-        /// This platform.
-        platform: PlatformId,
-        /// The federation.
-        federation: FederationId,
-    },
-    /// One federation more than the node may join.
-    #[error("this node is in {limit} federations already, the most it may join")]
-    TooManyFederations {
-        /// The limit.
-        limit: usize,
-    },
-    /// A federation this node does not belong to.
-    #[error("this node is not in federation {0}")]
-    UnknownFederation(FederationId),
-    /// A profile the registry's rules would refuse.
-    #[error("invalid profile: {0}")]
-    InvalidProfile(String),
-    /// The node's own change was refused by its own checks (e.g. rights changed).
-    #[error("change refused: {0}")]
-    Refused(String),
-    /// Input that breaks a limit or a rule, said before anything is signed.
-    #[error("{0}")]
-    Invalid(String),
-    /// Nothing of that id that this platform may see.
-    #[error("no {0} visible to this platform")]
-    NotFound(String),
-    /// This platform may see it but not do that.
-    #[error("{0}")]
-    Forbidden(String),
-    /// It would clash with what exists (a project code already used, say).
-    #[error("{0}")]
-    Conflict(String),
-    /// This platform's membership has ended (revoked or expired): it may read what it
-    /// holds, not write.
-    #[error("{0}")]
-    MembershipEnded(String),
-    /// The document is deleted: nothing more may be written to it.
-    #[error("{0}")]
-    Deleted(String),
-    /// Storage failed; nothing was acknowledged.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The store holds changes of a document whose dependencies it does not hold: part of
-    /// an accepted history is lost, and starting would serve an older document as if it
-    /// were whole.
-    #[error("document {document}: {missing} of its {stored} stored changes depend on changes the store does not hold (first: {first}); the store is incomplete, restore it from a backup or move it aside to resynchronise from peers")]
-    IncompleteHistory {
-        /// The document.
-        document: DocId,
-        /// Envelopes stored for it.
-        stored: usize,
-        /// Stored changes that cannot be placed.
-        missing: usize,
-        /// The first of them.
-        first: ChangeHash,
-    },
-}
+/// Where the engine's answer to one command goes.
+pub(super) type Reply = Box<dyn FnOnce(Result<Answer, EngineError>) + Send>;
 
-impl<T> From<mpsc::error::SendError<T>> for EngineError {
-    fn from(_: mpsc::error::SendError<T>) -> Self {
-        EngineError::Shutdown
-    }
-}
-
-impl From<oneshot::error::RecvError> for EngineError {
-    fn from(_: oneshot::error::RecvError) -> Self {
-        EngineError::Shutdown
-    }
-}
-
-/// The node's state as the status endpoint shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct NodeStatus {
-    /// This platform.
-    pub platform_id: PlatformId,
-    /// Federations and their chain heads.
-    pub federations: Vec<FederationSummary>,
-    /// Members connected now.
-    pub peers: Vec<String>,
-    /// Revoked platforms connected now, which may fetch the chain and nothing else.
-    pub revoked_peers: Vec<String>,
-    /// Sealed private documents held as a relay (0 on a platform).
-    pub relayed_documents: usize,
-    /// Gossip messages the network dropped because the engine was behind (anti-entropy
-    /// makes up for them).
-    pub gossip_dropped: u64,
-    /// Peers' requests answered "busy" because the engine was behind.
-    pub requests_busy: u64,
-}
-
-/// One platform as the registry and the chain describe it.
-#[derive(Clone, Debug, Serialize)]
-pub struct PlatformEntry {
-    /// The platform.
-    pub platform_id: PlatformId,
-    /// Its name on the identity card the administrator signed.
-    pub name: String,
-    /// Platform or relay.
-    pub role: Role,
-    /// Its rights.
-    pub rights: Rights,
-    /// Active, expired or revoked, now.
-    pub status: MemberStatus,
-    /// What the platform says of itself in the registry, if it has written.
-    pub profile: Option<PlatformProfile>,
-}
-
-/// Commands to the engine; each carries its `reply`.
-#[derive(Debug)]
-pub enum EngineCommand {
-    /// Join a federation (or merge its records) from a chain file.
-    Join {
-        /// The chain file.
-        file: Box<ChainFile>,
-        /// The federation and what happened.
-        reply: oneshot::Sender<Result<(FederationId, ReceiveOutcome), EngineError>>,
-    },
-    /// Newer records of a federation we are in, to verify, store and spread.
-    Publish {
-        /// The chain file holding them.
-        file: Box<ChainFile>,
-        /// What happened.
-        reply: oneshot::Sender<Result<(FederationId, ReceiveOutcome), EngineError>>,
-    },
-    /// The node's status.
-    Status {
-        /// The answer.
-        reply: oneshot::Sender<NodeStatus>,
-    },
-    /// Set this platform's own entry in a federation's platforms registry.
-    SetProfile {
-        /// The federation.
-        federation: FederationId,
-        /// The new profile.
-        profile: PlatformProfile,
-        /// The accepted change, if anything changed.
-        reply: oneshot::Sender<Result<Option<ChangeHash>, EngineError>>,
-    },
-    /// A federation's platforms registry, with what the chain says of each platform.
-    Platforms {
-        /// The federation.
-        federation: FederationId,
-        /// The answer.
-        reply: oneshot::Sender<Result<Vec<PlatformEntry>, EngineError>>,
-    },
-    /// Recorded refusals.
-    Refusals {
-        /// Only this federation's, if given.
-        federation: Option<FederationId>,
-        /// The answer.
-        reply: oneshot::Sender<Result<Vec<Refusal>, EngineError>>,
-    },
-    /// An operation on a federation's projects.
-    Projects {
-        /// The federation.
-        federation: FederationId,
-        /// What to do.
-        op: ProjectOp,
-        /// The answer.
-        reply: oneshot::Sender<Result<ProjectAnswer, EngineError>>,
-    },
-    /// An operation on a federation's export requests.
-    Exports {
-        /// The federation.
-        federation: FederationId,
-        /// What to do.
-        op: ExportOp,
-        /// The answer.
-        reply: oneshot::Sender<Result<ExportAnswer, EngineError>>,
-    },
-    /// A federation's catalog (frameworks, entity types, entities) at its chain's head.
-    Catalog {
-        /// The federation.
-        federation: FederationId,
-        /// The answer.
-        reply: oneshot::Sender<Result<Catalog, EngineError>>,
-    },
-    /// A federation's chain as a chain file.
-    Chain {
-        /// The federation.
-        federation: FederationId,
-        /// The answer.
-        reply: oneshot::Sender<Result<ChainFile, EngineError>>,
-    },
-}
+/// A command with its reply.
+pub(super) type Call = (Command, Reply);
 
 /// A cloneable handle to the engine.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EngineHandle {
-    pub(super) sender: mpsc::Sender<EngineCommand>,
-    pub(super) events: broadcast::Sender<ChangeEvent>,
+    pub(super) sender: mpsc::Sender<Call>,
+    pub(super) feed: broadcast::Sender<ChangeEvent>,
+}
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineHandle").finish_non_exhaustive()
+    }
+}
+
+/// The answer of the kind a command expects; any other is the engine breaking its own
+/// contract, said as such rather than as a panic.
+fn expect<T>(answer: Answer, pick: fn(Answer) -> Option<T>) -> Result<T, EngineError> {
+    pick(answer).ok_or_else(|| {
+        EngineError::Invalid("internal error: the engine answered another kind of command".into())
+    })
 }
 
 impl EngineHandle {
-    async fn ask<T>(
+    async fn ask<T: Send + 'static>(
         &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> EngineCommand,
+        command: Command,
+        pick: fn(Answer) -> Option<T>,
     ) -> Result<T, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.sender.send(make(reply)).await?;
-        Ok(answer.await?)
+        let reply: Reply = Box::new(move |result| {
+            let _ = reply.send(result.and_then(|a| expect(a, pick)));
+        });
+        self.sender
+            .send((command, reply))
+            .await
+            .map_err(|_| EngineError::Shutdown)?;
+        answer.await.map_err(|_| EngineError::Shutdown)?
     }
 
     /// Joins a federation from its chain file.
@@ -240,11 +66,11 @@ impl EngineHandle {
         &self,
         file: ChainFile,
     ) -> Result<(FederationId, ReceiveOutcome), EngineError> {
-        self.ask(|reply| EngineCommand::Join {
-            file: Box::new(file),
-            reply,
+        self.ask(Command::Join(Box::new(file)), |a| match a {
+            Answer::Chain(f, o) => Some((f, o)),
+            _ => None,
         })
-        .await?
+        .await
     }
 
     /// Publishes newer records of a federation we are in.
@@ -256,11 +82,11 @@ impl EngineHandle {
         &self,
         file: ChainFile,
     ) -> Result<(FederationId, ReceiveOutcome), EngineError> {
-        self.ask(|reply| EngineCommand::Publish {
-            file: Box::new(file),
-            reply,
+        self.ask(Command::Publish(Box::new(file)), |a| match a {
+            Answer::Chain(f, o) => Some((f, o)),
+            _ => None,
         })
-        .await?
+        .await
     }
 
     /// The node's status.
@@ -269,7 +95,11 @@ impl EngineHandle {
     ///
     /// [`EngineError::Shutdown`] if the engine has stopped.
     pub async fn status(&self) -> Result<NodeStatus, EngineError> {
-        self.ask(|reply| EngineCommand::Status { reply }).await
+        self.ask(Command::Status, |a| match a {
+            Answer::Status(s) => Some(*s),
+            _ => None,
+        })
+        .await
     }
 
     /// Sets this platform's profile in a federation's platforms registry.
@@ -282,12 +112,17 @@ impl EngineHandle {
         federation: FederationId,
         profile: PlatformProfile,
     ) -> Result<Option<ChangeHash>, EngineError> {
-        self.ask(|reply| EngineCommand::SetProfile {
-            federation,
-            profile,
-            reply,
-        })
-        .await?
+        self.ask(
+            Command::SetProfile {
+                federation,
+                profile,
+            },
+            |a| match a {
+                Answer::Profile(p) => Some(p),
+                _ => None,
+            },
+        )
+        .await
     }
 
     /// A federation's platforms registry.
@@ -299,8 +134,11 @@ impl EngineHandle {
         &self,
         federation: FederationId,
     ) -> Result<Vec<PlatformEntry>, EngineError> {
-        self.ask(|reply| EngineCommand::Platforms { federation, reply })
-            .await?
+        self.ask(Command::Platforms(federation), |a| match a {
+            Answer::Platforms(p) => Some(p),
+            _ => None,
+        })
+        .await
     }
 
     /// Recorded refusals.
@@ -312,13 +150,16 @@ impl EngineHandle {
         &self,
         federation: Option<FederationId>,
     ) -> Result<Vec<Refusal>, EngineError> {
-        self.ask(|reply| EngineCommand::Refusals { federation, reply })
-            .await?
+        self.ask(Command::Refusals(federation), |a| match a {
+            Answer::Refusals(r) => Some(r),
+            _ => None,
+        })
+        .await
     }
 
     /// A subscription to the live feed of accepted changes.
     pub fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
-        self.events.subscribe()
+        self.feed.subscribe()
     }
 
     /// Runs an operation on a federation's projects.
@@ -332,12 +173,11 @@ impl EngineHandle {
         federation: FederationId,
         op: ProjectOp,
     ) -> Result<ProjectAnswer, EngineError> {
-        self.ask(|reply| EngineCommand::Projects {
-            federation,
-            op,
-            reply,
+        self.ask(Command::Projects { federation, op }, |a| match a {
+            Answer::Project(p) => Some(p),
+            _ => None,
         })
-        .await?
+        .await
     }
 
     /// Runs an operation on a federation's export requests.
@@ -350,12 +190,11 @@ impl EngineHandle {
         federation: FederationId,
         op: ExportOp,
     ) -> Result<ExportAnswer, EngineError> {
-        self.ask(|reply| EngineCommand::Exports {
-            federation,
-            op,
-            reply,
+        self.ask(Command::Exports { federation, op }, |a| match a {
+            Answer::Export(e) => Some(e),
+            _ => None,
         })
-        .await?
+        .await
     }
 
     /// A federation's catalog.
@@ -364,8 +203,11 @@ impl EngineHandle {
     ///
     /// [`EngineError::UnknownFederation`] if the node is not in it.
     pub async fn catalog(&self, federation: FederationId) -> Result<Catalog, EngineError> {
-        self.ask(|reply| EngineCommand::Catalog { federation, reply })
-            .await?
+        self.ask(Command::Catalog(federation), |a| match a {
+            Answer::Catalog(c) => Some(*c),
+            _ => None,
+        })
+        .await
     }
 
     /// A federation's chain.
@@ -374,7 +216,10 @@ impl EngineHandle {
     ///
     /// [`EngineError::UnknownFederation`] if the node is not in it.
     pub async fn chain(&self, federation: FederationId) -> Result<ChainFile, EngineError> {
-        self.ask(|reply| EngineCommand::Chain { federation, reply })
-            .await?
+        self.ask(Command::Chain(federation), |a| match a {
+            Answer::ChainFile(c) => Some(*c),
+            _ => None,
+        })
+        .await
     }
 }

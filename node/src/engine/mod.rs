@@ -1,57 +1,41 @@
-//! The engine: turns network events and API commands into verified state.
+//! The engine's executor: runs the `fed-engine` state machine over the network and the
+//! store.
 //!
-//! One task owns the federations' chains (and later the documents); the API and the
-//! network talk to it through an [`EngineHandle`], like the network's `NetClient`. Chain
-//! records reach it from operators (join, publish), from gossip announcements (fetch what
-//! a member says it has) and from anti-entropy (ask every connected member, on connect and
-//! on a timer); whatever the path, they go through the same checks and are stored before
-//! they count.
+//! One task owns the [`fed_engine::Engine`]. It feeds it inputs (the API's commands
+//! through an [`EngineHandle`], the network's events, the answers of our requests, the
+//! store thread's sync reports, a timer) with the time, and carries out the effects it
+//! returns. It never awaits the network: requests run in tasks whose answers come back
+//! as inputs, and every other network call posts a command. It never flushes: batches
+//! are written at once (a memory operation) and made durable by the group commit thread.
 
-pub mod documents;
-mod durability;
-pub mod exports;
-pub mod federations;
 mod handle;
-pub mod keys;
-pub mod projects;
-mod registry;
-pub mod relay;
-mod relay_engine;
-mod replicate;
-mod revocation;
-mod sealed;
-mod sync;
-pub mod views;
 
-pub use handle::{EngineCommand, EngineError, EngineHandle, NodeStatus, PlatformEntry};
+pub use fed_engine::{documents, exports, federations, keys, projects, relay, views};
+pub use fed_engine::{EngineError, NodeStatus, PlatformEntry};
+pub use handle::EngineHandle;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fed_crdt::chain::file::ChainFile;
-use fed_crdt::ids::{FederationId, PlatformId};
-use fed_crdt::Timestamp;
-use libp2p::gossipsub::MessageAcceptance;
+use ed25519_dalek::SigningKey;
+use fed_engine::protocol::SyncResponse;
+use fed_engine::{CallId, Clock, Effect, GossipId, InboundId, Input, RequestId, Verdict};
+use libp2p::gossipsub::{MessageAcceptance, MessageId};
+use libp2p::request_response::ResponseChannel;
 use libp2p::{Multiaddr, PeerId};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use ed25519_dalek::SigningKey;
+use crate::net::{NetClient, NetEvent, NetEvents};
+use crate::store::{GroupCommit, Store, StoreError, Synced};
+use handle::{Call, Reply};
 
-use crate::net::protocol::{federation_topic, Announcement, SyncResponse};
-use crate::net::{NetClient, NetError, NetEvent, NetEvents};
-use crate::store::{GroupCommit, Store, Synced};
-use documents::Documents;
-use federations::{Federations, ReceiveOutcome};
-
-/// Most chain records sent in one sync response.
-pub const MAX_RECORDS_PER_RESPONSE: usize = 256;
-/// Least time between two dials of the same unconnected member.
-pub const DIAL_BACKOFF: Duration = Duration::from_secs(5);
 /// How often every federation is reconciled with every connected member.
 pub const DEFAULT_ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(10);
+/// Commands the API may queue before its callers wait for room.
+pub const COMMAND_QUEUE: usize = 256;
 
 /// Engine settings.
 #[derive(Clone, Debug)]
@@ -71,495 +55,295 @@ impl Default for EngineConfig {
     }
 }
 
-/// The engine task's state.
-pub struct Engine {
-    federations: Federations,
-    documents: Documents,
-    /// Keys of private documents.
-    keys: keys::Keyring,
-    /// Sealed private documents of the federations this node relays.
-    relay: relay::RelayStore,
-    /// Sealed envelopes waiting for the key of their epoch, by document and epoch.
-    awaiting_keys: HashMap<(fed_crdt::ids::DocId, u32), Vec<fed_crdt::envelope::ChangeEnvelope>>,
-    /// This platform's key: signs its own changes.
-    signing: SigningKey,
-    /// Addresses given with `--bootstrap`, by peer; dialled whenever that peer is allowed
-    /// and not connected (identity cards supply the others).
-    bootstrap: HashMap<PeerId, Vec<Multiaddr>>,
+/// The engine task: the state machine and what carries out its effects.
+pub struct Executor {
+    engine: fed_engine::Engine,
     net: NetClient,
-    config: EngineConfig,
-    commands: mpsc::Receiver<EngineCommand>,
-    /// Answers of chain fetches, which run as tasks so that the engine keeps serving
-    /// (two engines fetching from each other must not wait on each other).
-    fetched: mpsc::Receiver<Fetched>,
-    fetched_sender: mpsc::Sender<Fetched>,
-    /// When each unconnected member was last dialled.
-    last_dial: HashMap<PeerId, Instant>,
-    /// Fetches under way, so that announcements and timers do not pile them up.
-    in_flight: HashSet<(PeerId, FederationId, FetchKind)>,
-    /// Peers connected now, from the network's connection events (never asked of the
-    /// network, which the engine does not wait on).
-    connected: HashSet<PeerId>,
-    /// The store, for reads and to resume it after a failed sync.
+    anti_entropy_interval: Duration,
+    commands: mpsc::Receiver<Call>,
+    /// Answers of our requests, which run as tasks.
+    answers: mpsc::UnboundedReceiver<(RequestId, Result<SyncResponse, String>)>,
+    answer_sender: mpsc::UnboundedSender<(RequestId, Result<SyncResponse, String>)>,
+    /// Makes batches durable, many at a time, off the runtime.
     store: Arc<dyn Store>,
-    /// Makes writes durable, many at a time, off the runtime.
     commit: GroupCommit,
-    /// Its answers.
     synced: mpsc::UnboundedReceiver<Synced>,
-    /// The last sync ticket asked for.
-    ticket: u64,
-    /// Inputs whose writes await their sync, oldest first.
-    waiting: std::collections::VecDeque<durability::Deferred>,
-    /// Messages the current input sends once its writes are durable.
-    outbox: Vec<durability::Outgoing>,
-    /// The current input's answer to its API caller, sent once its writes are durable.
-    pending_reply: Option<durability::Reply>,
-    /// A sync failed and the store has not been resumed yet.
-    halted: bool,
+    feed: broadcast::Sender<documents::ChangeEvent>,
+    /// Callers waiting for their reply, gossip for its verdict, peers for their answer.
+    calls: HashMap<CallId, Reply>,
+    gossip: HashMap<GossipId, MessageId>,
+    inbound: HashMap<InboundId, ResponseChannel<SyncResponse>>,
+    next_id: u64,
 }
 
-/// What a fetch asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum FetchKind {
-    /// Chain records after our head.
-    Chain,
-    /// Platforms registry envelopes missing from our heads.
-    Registry,
-    /// What we lack of the private documents shared with the peer.
-    Private,
-    /// Whether anything differs in those documents (a digest first, the listing after).
-    PrivateDigest,
+/// A platform id as a libp2p peer id (they are the same key).
+pub fn peer_id(platform: &fed_crdt::ids::PlatformId) -> Option<PeerId> {
+    platform.to_string().parse().ok()
 }
 
-/// The answer of one fetch.
-struct Fetched {
-    peer: PeerId,
-    federation: FederationId,
-    kind: FetchKind,
-    response: Result<SyncResponse, NetError>,
+/// A libp2p peer id as a platform id, if it is an ed25519 key.
+pub fn platform_id(peer: &PeerId) -> Option<fed_crdt::ids::PlatformId> {
+    peer.to_string().parse().ok()
 }
 
-/// Most sealed envelopes kept waiting for the key of their epoch, over all documents.
-pub const MAX_AWAITING_KEYS: usize = 4_096;
-
-/// Builds the engine over the stored state; spawn [`Engine::run`].
+/// Builds the engine over the stored state; spawn [`Executor::run`].
 ///
 /// # Errors
 ///
-/// [`EngineError::Store`] if the stored chains cannot be read.
+/// [`EngineError::Store`] if the stored state cannot be read or the store thread cannot
+/// start; [`EngineError::IncompleteHistory`].
 pub fn new(
     signing: SigningKey,
-    (encryption_secret, retired): ([u8; 32], Vec<(std::path::PathBuf, [u8; 32])>),
+    keys: ([u8; 32], Vec<(std::path::PathBuf, [u8; 32])>),
     store: Arc<dyn Store>,
     net: NetClient,
     config: EngineConfig,
-) -> Result<(EngineHandle, Engine), EngineError> {
-    let me = PlatformId::from(&signing);
-    let engine_store = store.clone();
-    let federations = Federations::load(me, store.clone())?;
-    let keys = keys::Keyring::load(me, encryption_secret, retired, store.clone())?;
-    let mut documents = Documents::new(store.clone());
-    documents.set_sealing(keys.sealing());
-    let mut relay = relay::RelayStore::new(store);
-    for (federation, chain) in federations.iter() {
-        if is_relay_in(chain, &me) {
-            documents.mark_relayed(*federation);
-            relay.load(*federation)?;
-        }
-        documents.open(chain)?;
-    }
-    let mut bootstrap: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+) -> Result<(EngineHandle, Executor), EngineError> {
+    let mut bootstrap = Vec::new();
     for address in &config.bootstrap {
-        match address.iter().find_map(|p| match p {
-            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+        let peer = address.iter().find_map(|p| match p {
+            libp2p::multiaddr::Protocol::P2p(peer) => platform_id(&peer),
             _ => None,
-        }) {
-            Some(peer) => bootstrap.entry(peer).or_default().push(address.clone()),
-            None => warn!(%address, "bootstrap address has no /p2p/<peer id>; skipped"),
+        });
+        match peer {
+            Some(peer) => bootstrap.push((peer, address.to_string())),
+            None => {
+                warn!(%address, "bootstrap address has no /p2p/<peer id> of a platform; skipped")
+            }
         }
     }
-    let (sender, commands) = mpsc::channel(256);
-    let (fetched_sender, fetched) = mpsc::channel(256);
-    let (commit, synced) = GroupCommit::start(engine_store.clone()).map_err(|e| {
-        EngineError::Store(crate::store::StoreError::Backend {
+    let engine = fed_engine::Engine::new(
+        signing,
+        keys,
+        store.clone(),
+        fed_engine::EngineConfig { bootstrap },
+        rand::random(),
+    )?;
+    let (sender, commands) = mpsc::channel(COMMAND_QUEUE);
+    let (answer_sender, answers) = mpsc::unbounded_channel();
+    let (commit, synced) = GroupCommit::start(store.clone()).map_err(|e| {
+        EngineError::Store(StoreError::Backend {
             op: crate::store::Operation::Open,
             trees: Vec::new(),
             key: None,
             source: Box::new(e),
         })
     })?;
+    let feed = broadcast::channel(documents::CHANGE_FEED_BUFFER).0;
     Ok((
         EngineHandle {
             sender,
-            events: documents.events(),
+            feed: feed.clone(),
         },
-        Engine {
-            federations,
-            documents,
-            keys,
-            relay,
-            awaiting_keys: HashMap::new(),
-            signing,
-            bootstrap,
+        Executor {
+            engine,
             net,
-            config,
+            anti_entropy_interval: config.anti_entropy_interval,
             commands,
-            fetched,
-            fetched_sender,
-            in_flight: HashSet::new(),
-            last_dial: HashMap::new(),
-            connected: HashSet::new(),
-            store: engine_store,
+            answers,
+            answer_sender,
+            store,
             commit,
             synced,
-            ticket: 0,
-            waiting: std::collections::VecDeque::new(),
-            outbox: Vec::new(),
-            pending_reply: None,
-            halted: false,
+            feed,
+            calls: HashMap::new(),
+            gossip: HashMap::new(),
+            inbound: HashMap::new(),
+            next_id: 0,
         },
     ))
 }
 
-/// Whether `me` is a relay of the chain's federation.
-fn is_relay_in(chain: &fed_crdt::chain::Chain, me: &PlatformId) -> bool {
-    chain
-        .state()
-        .members
-        .get(me)
-        .is_some_and(|m| m.role == fed_crdt::chain::body::Role::Relay)
-}
-
-/// Milliseconds since the epoch, for the time of our own changes.
-fn now_millis() -> i64 {
-    SystemTime::now()
+/// The wall clock, for the input about to be handled.
+fn clock() -> Clock {
+    let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Clock::at_millis(millis)
 }
 
-/// Whole seconds since the epoch, for membership checks.
-fn now() -> Timestamp {
-    Timestamp(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
-}
-
-impl Engine {
+impl Executor {
     /// Runs until shutdown or until every handle and the network are gone.
     pub async fn run(mut self, mut events: NetEvents, shutdown: CancellationToken) {
-        self.refresh_peers().await;
-        let held: Vec<fed_crdt::ids::DocId> = self
-            .federation_ids()
-            .into_iter()
-            .flat_map(|f| {
-                self.documents
-                    .views(f)
-                    .map(|(id, _)| *id)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        for document in held {
-            self.note_controller(&document);
-        }
-        self.prune_retired_keys();
-        for federation in self.federation_ids() {
-            self.net.subscribe(federation);
-        }
-        let mut timer = tokio::time::interval(self.config.anti_entropy_interval);
+        self.feed(Input::Start);
+        let mut timer = tokio::time::interval(self.anti_entropy_interval);
         loop {
-            tokio::select! {
+            let input = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                Some(synced) = self.synced.recv() => self.handle_synced(synced),
-                command = self.commands.recv() => match command {
-                    Some(c) => self.handle_command(c).await,
+                Some(synced) = self.synced.recv() => match synced.result {
+                    Ok(()) => Input::Durable { up_to: synced.up_to },
+                    Err(error) => Input::PersistFailed { error },
+                },
+                call = self.commands.recv() => match call {
+                    Some(call) => self.call(call),
                     None => break,
                 },
-                Some(done) = self.fetched.recv() => self.handle_fetched(done).await,
+                Some((id, response)) = self.answers.recv() => Input::Response { id, response },
                 event = events.recv() => match event {
-                    Some(e) => self.handle_event(e).await,
+                    Some(e) => match self.event(e) {
+                        Some(input) => input,
+                        None => continue,
+                    },
                     None => break,
                 },
-                _ = timer.tick() => {
-                    self.refresh_peers().await;
-                    self.anti_entropy_all().await;
-                }
-            }
-            self.settle();
+                _ = timer.tick() => Input::Tick,
+            };
+            self.feed(input);
         }
         info!("engine stopped");
     }
 
-    fn federation_ids(&self) -> Vec<FederationId> {
-        self.federations.iter().map(|(f, _)| *f).collect()
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
     }
 
-    async fn handle_command(&mut self, command: EngineCommand) {
-        // Resuming reopens the store, which a full disk may refuse, and reads fail until
-        // it succeeds: only a write tries it.
-        let writes = match &command {
-            EngineCommand::Join { .. }
-            | EngineCommand::Publish { .. }
-            | EngineCommand::SetProfile { .. } => true,
-            EngineCommand::Projects { op, .. } => op.writes(),
-            EngineCommand::Exports { op, .. } => op.writes(),
-            _ => false,
-        };
-        if writes {
-            self.resume_if_halted();
-        }
-        match command {
-            EngineCommand::Join { file, reply } => {
-                let result = self.federations.join(&file, now());
-                if let Ok((federation, outcome)) = &result {
-                    self.net.subscribe(*federation);
-                    self.after_chain_change(federation, outcome).await;
-                }
-                let _ = reply.send(result);
-            }
-            EngineCommand::Publish { file, reply } => {
-                let result = match file.verify() {
-                    Err(e) => Err(EngineError::InvalidChain(e.to_string())),
-                    Ok(v) => {
-                        let federation = v.chain.federation();
-                        self.federations
-                            .receive(&federation, v.chain.records().to_vec())
-                            .map(|o| (federation, o))
-                    }
-                };
-                if let Ok((federation, outcome)) = &result {
-                    self.after_chain_change(federation, outcome).await;
-                }
-                let _ = reply.send(result);
-            }
-            EngineCommand::Status { reply } => {
-                let chain_only = self.federations.chain_only_peers(now());
-                let (revoked_peers, peers): (Vec<PeerId>, Vec<PeerId>) =
-                    self.connected.iter().partition(|p| chain_only.contains(p));
-                let names = |peers: Vec<PeerId>| peers.iter().map(PeerId::to_string).collect();
-                let relayed_documents = self
-                    .federation_ids()
-                    .into_iter()
-                    .map(|f| self.relay.documents(f).count())
-                    .sum();
-                let _ = reply.send(NodeStatus {
-                    platform_id: self.me(),
-                    federations: self.federations.summaries(now()),
-                    peers: names(peers),
-                    revoked_peers: names(revoked_peers),
-                    relayed_documents,
-                    gossip_dropped: self.net.stats().gossip_dropped(),
-                    requests_busy: self.net.stats().requests_busy(),
-                });
-            }
-            EngineCommand::SetProfile {
-                federation,
-                profile,
-                reply,
-            } => {
-                let result = match self.check_may_write(&federation) {
-                    Ok(()) => self.set_profile(federation, &profile).await,
-                    Err(e) => Err(e),
-                };
-                self.reply_when_durable(reply, result);
-            }
-            EngineCommand::Platforms { federation, reply } => {
-                let _ = reply.send(self.platforms(&federation));
-            }
-            EngineCommand::Refusals { federation, reply } => {
-                let _ = reply.send(self.documents.refusals(federation.as_ref()));
-            }
-            EngineCommand::Projects {
-                federation,
-                op,
-                reply,
-            } => {
-                let answer = match op.writes().then(|| self.check_may_write(&federation)) {
-                    Some(Err(e)) => Err(e),
-                    _ => self.projects(federation, op).await,
-                };
-                self.reply_when_durable(reply, answer);
-            }
-            EngineCommand::Exports {
-                federation,
-                op,
-                reply,
-            } => {
-                let answer = match op.writes().then(|| self.check_may_write(&federation)) {
-                    Some(Err(e)) => Err(e),
-                    _ => self.exports(federation, op).await,
-                };
-                self.reply_when_durable(reply, answer);
-            }
-            EngineCommand::Catalog { federation, reply } => {
-                let result = self
-                    .federations
-                    .get(&federation)
-                    .map(|c| c.state().catalog.clone())
-                    .ok_or(EngineError::UnknownFederation(federation));
-                let _ = reply.send(result);
-            }
-            EngineCommand::Chain { federation, reply } => {
-                let result = self
-                    .federations
-                    .get(&federation)
-                    .map(|c| ChainFile::new(c, None))
-                    .ok_or(EngineError::UnknownFederation(federation));
-                let _ = reply.send(result);
-            }
-        }
+    fn call(&mut self, (command, reply): Call) -> Input {
+        let id = CallId(self.next_id());
+        self.calls.insert(id, reply);
+        Input::Call { id, command }
     }
 
-    fn me(&self) -> PlatformId {
-        self.federations.me()
-    }
-
-    /// After records were appended: update who may connect, announce the new head.
-    async fn after_chain_change(&mut self, federation: &FederationId, outcome: &ReceiveOutcome) {
-        if outcome.appended == 0 {
-            return;
-        }
-        self.acknowledge_revocations(federation, outcome.appended)
-            .await;
-        if let Some(chain) = self.federations.get(federation) {
-            if is_relay_in(chain, &self.me()) {
-                self.documents.mark_relayed(*federation);
-                if let Err(e) = self.relay.load(*federation) {
-                    warn!(fed = %federation.fmt_short(), error = %e, "cannot load relayed documents");
-                }
-            }
-            let opened = self.documents.open(chain);
-            let rebuilt = opened.and_then(|_| self.documents.rebuild(federation, chain));
-            if let Err(e) = rebuilt {
-                warn!(fed = %federation.fmt_short(), error = %e, "cannot re-check documents");
-            }
-        }
-        self.refresh_peers().await;
-        self.rekey(*federation).await;
-        if let Some(chain) = self.federations.get(federation) {
-            let announcement = Announcement::ChainHead {
-                federation: *federation,
-                seq: chain.state().seq,
-                head: chain.head(),
-            };
-            // If nobody is subscribed yet, anti-entropy carries it.
-            self.net.announce(*federation, announcement.to_bytes());
-        }
-    }
-
-    /// Allows exactly the active members of our federations (and, for the chain only,
-    /// the platforms they revoked), and dials the members with known addresses that are
-    /// not connected.
-    async fn refresh_peers(&mut self) {
-        let now = now();
-        let allowed = self.federations.allowed_peers(now);
-        let chain_only = self.federations.chain_only_peers(now);
-        self.net.allow_peers(allowed.clone(), chain_only);
-        let mut targets: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
-        for (peer, addresses) in self.federations.member_addresses(now) {
-            let parsed = addresses.iter().filter_map(|a| a.parse::<Multiaddr>().ok());
-            targets.entry(peer).or_default().extend(parsed);
-        }
-        for (peer, addresses) in &self.bootstrap {
-            if allowed.contains(peer) {
-                targets
-                    .entry(*peer)
-                    .or_default()
-                    .extend(addresses.iter().cloned());
-            }
-        }
-        let now_instant = Instant::now();
-        for (peer, addresses) in targets {
-            if self.connected.contains(&peer) {
-                continue;
-            }
-            // An unreachable member is retried, but not on every tick.
-            if self
-                .last_dial
-                .get(&peer)
-                .is_some_and(|t| now_instant.duration_since(*t) < DIAL_BACKOFF)
-            {
-                continue;
-            }
-            self.last_dial.insert(peer, now_instant);
-            self.net.connect(peer, addresses);
-        }
-    }
-
-    async fn handle_event(&mut self, event: NetEvent) {
-        if matches!(event, NetEvent::Gossip { .. } | NetEvent::Request { .. }) {
-            self.resume_if_halted();
-        }
+    /// A network event as an input; none for a peer that is not a platform (the network
+    /// lets none connect, but its messages would then be nobody's).
+    fn event(&mut self, event: NetEvent) -> Option<Input> {
         match event {
-            NetEvent::PeerConnected(peer) => {
-                self.connected.insert(peer);
-                for federation in self.federations.shared_with(&peer, now()) {
-                    self.fetch(peer, federation, FetchKind::Chain).await;
-                    self.fetch(peer, federation, FetchKind::Registry).await;
-                    self.fetch(peer, federation, FetchKind::PrivateDigest).await;
-                }
-            }
-            // Redial at once (within the dial backoff): a peer whose rule changed was
-            // disconnected to reconnect under the new one.
-            NetEvent::PeerDisconnected(peer) => {
-                self.connected.remove(&peer);
-                self.refresh_peers().await;
-            }
+            NetEvent::PeerConnected(peer) => platform_id(&peer).map(Input::Connected),
+            NetEvent::PeerDisconnected(peer) => platform_id(&peer).map(Input::Disconnected),
             NetEvent::Gossip {
                 topic,
                 source,
                 message_id,
                 data,
             } => {
-                let verdict = match Announcement::from_bytes(&data) {
-                    Err(e) => {
-                        debug!(peer = %source, error = %e, "malformed announcement");
-                        MessageAcceptance::Reject
-                    }
-                    // A member of two federations must not carry one's data into the
-                    // other's topic, where gossipsub would forward it to peers that are
-                    // not members of the first.
-                    Ok(announcement)
-                        if federation_topic(&announcement.federation()).hash() != topic =>
-                    {
-                        warn!(peer = %source, fed = %announcement.federation().fmt_short(), "announcement rejected: it names a federation that is not its topic's");
-                        MessageAcceptance::Reject
-                    }
-                    Ok(Announcement::Change { envelope }) => {
-                        self.receive_remote(source, *envelope).await
-                    }
-                    Ok(Announcement::ChainHead {
-                        federation,
-                        seq,
-                        head,
-                    }) => {
-                        if !self.federations.is_member(&federation, &source, now()) {
-                            MessageAcceptance::Reject
-                        } else {
-                            let (ours, our_head) = self
-                                .federations
-                                .get(&federation)
-                                .map_or((0, None), |c| (c.state().seq, Some(c.head())));
-                            // Ahead of us, or a different record at our head (a fork).
-                            if seq > ours || (seq == ours && our_head != Some(head)) {
-                                self.fetch(source, federation, FetchKind::Chain).await;
-                            }
-                            MessageAcceptance::Accept
-                        }
-                    }
+                let Some(platform) = platform_id(&source) else {
+                    self.net
+                        .report_gossip(message_id, source, MessageAcceptance::Reject);
+                    return None;
                 };
-                self.net.report_gossip(message_id, source, verdict);
+                let id = GossipId(self.next_id());
+                self.gossip.insert(id, message_id);
+                Some(Input::Gossip {
+                    id,
+                    source: platform,
+                    topic: topic.into_string(),
+                    data,
+                })
             }
             NetEvent::Request {
                 peer,
                 request,
                 channel,
             } => {
-                let response = self.answer(&peer, request).await;
-                self.net.respond(channel, response);
+                let Some(platform) = platform_id(&peer) else {
+                    self.net.respond(
+                        channel,
+                        SyncResponse::Refused {
+                            reason: "not a shared federation".into(),
+                        },
+                    );
+                    return None;
+                };
+                let id = InboundId(self.next_id());
+                self.inbound.insert(id, channel);
+                Some(Input::Request {
+                    id,
+                    peer: platform,
+                    request,
+                })
             }
+        }
+    }
+
+    /// Hands one input to the engine and carries out what it says, in order.
+    fn feed(&mut self, input: Input) {
+        for effect in self.engine.handle(input, clock()) {
+            self.carry_out(effect);
+        }
+    }
+
+    fn carry_out(&mut self, effect: Effect) {
+        match effect {
+            Effect::Subscribe(federation) => self.net.subscribe(federation),
+            Effect::Publish { federation, data } => self.net.announce(federation, data),
+            Effect::Request { id, peer, request } => {
+                let answers = self.answer_sender.clone();
+                let Some(peer) = peer_id(&peer) else {
+                    let _ = answers.send((id, Err("not a peer id".into())));
+                    return;
+                };
+                let net = self.net.clone();
+                tokio::spawn(async move {
+                    let response = net.request(peer, request).await.map_err(|e| e.to_string());
+                    let _ = answers.send((id, response));
+                });
+            }
+            Effect::Respond { id, response } => {
+                if let Some(channel) = self.inbound.remove(&id) {
+                    self.net.respond(channel, response);
+                }
+            }
+            Effect::Verdict {
+                id,
+                source,
+                verdict,
+            } => {
+                if let (Some(message_id), Some(source)) =
+                    (self.gossip.remove(&id), peer_id(&source))
+                {
+                    let acceptance = match verdict {
+                        Verdict::Accept => MessageAcceptance::Accept,
+                        Verdict::Ignore => MessageAcceptance::Ignore,
+                        Verdict::Reject => MessageAcceptance::Reject,
+                    };
+                    self.net.report_gossip(message_id, source, acceptance);
+                }
+            }
+            Effect::AllowPeers {
+                members,
+                chain_only,
+            } => {
+                let peers =
+                    |set: std::collections::HashSet<_>| set.iter().filter_map(peer_id).collect();
+                self.net.allow_peers(peers(members), peers(chain_only));
+            }
+            Effect::Dial { peer, addresses } => {
+                let Some(peer) = peer_id(&peer) else {
+                    return;
+                };
+                let parsed = addresses.iter().filter_map(|a| a.parse::<Multiaddr>().ok());
+                self.net.connect(peer, parsed.collect());
+            }
+            // Nobody listening is not an error.
+            Effect::Feed(event) => {
+                let _ = self.feed.send(event);
+            }
+            Effect::Persist { ticket, batch } => match self.store.write(batch) {
+                Ok(()) => self.commit.sync(ticket),
+                Err(error) => self.feed(Input::PersistFailed {
+                    error: Arc::new(error),
+                }),
+            },
+            Effect::Reply { id, answer } => {
+                if let Some(reply) = self.calls.remove(&id) {
+                    let answer = answer.map(|answer| match answer {
+                        fed_engine::Answer::Status(mut status) => {
+                            status.gossip_dropped = self.net.stats().gossip_dropped();
+                            status.requests_busy = self.net.stats().requests_busy();
+                            fed_engine::Answer::Status(status)
+                        }
+                        other => other,
+                    });
+                    reply(answer);
+                }
+            }
+            Effect::DeleteRetiredKey { file } => match std::fs::remove_file(&file) {
+                Ok(()) => info!(file = %file.display(), "retired encryption key deleted"),
+                Err(e) => {
+                    debug!(file = %file.display(), error = %e, "cannot delete a retired key; it is pruned again at the next start");
+                }
+            },
         }
     }
 }

@@ -213,7 +213,7 @@ impl SledStore {
             op: Operation::Flush,
             trees: trees.clone(),
             key: None,
-            source: Box::new(e),
+            source: sled_source(e),
         })?;
         if let Some(durability) = &self.durability {
             durability.sync().map_err(|e| StoreError::Backend {
@@ -239,7 +239,7 @@ fn open_db(dir: &Path, config: StoreConfig) -> Result<Open, StoreError> {
             op: Operation::Open,
             trees: vec![tree],
             key: None,
-            source: Box::new(e),
+            source: sled_source(e),
         })
     };
     // In `Tree::ALL` order; a unit test checks that each handle has its tree's name.
@@ -295,7 +295,7 @@ fn transact(open: &Open, batch: &WriteBatch) -> Result<(), StoreError> {
             op: Operation::Apply,
             trees: touched,
             key: None,
-            source: Box::new(e),
+            source: sled_source(e),
         }),
     }
 }
@@ -312,8 +312,17 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
     } else {
         StoreError::Open {
             dir: dir.to_path_buf(),
-            source: Box::new(e),
+            source: sled_source(e),
         }
+    }
+}
+
+/// sled's error as the trait's opaque source; an I/O error is unwrapped so that
+/// [`StoreError::is_storage_full`] finds it without naming sled.
+fn sled_source(e: sled::Error) -> crate::store::BackendError {
+    match e {
+        sled::Error::Io(io) => Box::new(io),
+        other => Box::new(other),
     }
 }
 
@@ -323,7 +332,7 @@ fn backend(op: Operation, tree: Tree, key: Option<&[u8]>, e: sled::Error) -> Sto
         op,
         trees: vec![tree],
         key: key.map(<[u8]>::to_vec),
-        source: Box::new(e),
+        source: sled_source(e),
     }
 }
 
@@ -448,7 +457,7 @@ impl Store for SledStore {
                 op: Operation::SizeOnDisk,
                 trees: Vec::new(),
                 key: None,
-                source: Box::new(e),
+                source: sled_source(e),
             })
         })
     }

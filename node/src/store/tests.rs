@@ -2,15 +2,11 @@
 
 use std::path::Path;
 
-use ed25519_dalek::SigningKey;
-use fed_crdt::card::{CardFields, IdentityCard};
-use fed_crdt::chain::body::{CatalogEntries, RecordBody, Rights, Role};
-use fed_crdt::chain::record::Record;
-use fed_crdt::chain::{genesis_record, Chain};
-use fed_crdt::ids::{AdminKey, EncryptionKey, FederationId};
-use fed_crdt::Timestamp;
+use fed_crdt::ids::FederationId;
 
-use super::chains::chain_key;
+use fed_engine::store::chains::chain_key;
+use fed_engine::testing::sample_chain;
+
 use super::*;
 
 fn open_sled(dir: &Path) -> SledStore {
@@ -143,48 +139,6 @@ fn check_concurrent_batches_are_atomic(store: &(impl Store + Clone)) {
     let envelope = store.get(Tree::Envelopes, b"pair").expect("get");
     assert!(envelope.is_some());
     assert_eq!(envelope, store.get(Tree::Snapshots, b"pair").expect("get"));
-}
-
-pub(crate) const NOW: Timestamp = Timestamp(1_800_000_000);
-
-/// A signed genesis and two signed AddPlatform records, as the node will store them.
-pub(crate) fn sample_chain(admin_seed: u8) -> Vec<Record> {
-    let admin = SigningKey::from_bytes(&[admin_seed; 32]);
-    let mut genesis = genesis_record(
-        NOW,
-        AdminKey::from(&admin),
-        RecordBody::Genesis {
-            name: format!("registry-{admin_seed}"),
-            admins: vec![AdminKey::from(&admin)],
-            threshold: 1,
-            catalog: CatalogEntries::default(),
-        },
-    );
-    genesis.sign(&admin).expect("sign genesis");
-    let mut chain = Chain::from_genesis(genesis).expect("genesis");
-    for seed in [admin_seed.wrapping_add(100), admin_seed.wrapping_add(101)] {
-        let platform = SigningKey::from_bytes(&[seed; 32]);
-        let card = IdentityCard::sign(
-            &platform,
-            CardFields {
-                encryption_key: EncryptionKey([seed; 32]),
-                name: format!("platform-{seed}"),
-                operator: String::new(),
-                addresses: vec![],
-            },
-        )
-        .expect("card");
-        let body = RecordBody::AddPlatform {
-            card,
-            role: Role::Platform,
-            rights: Rights::all(),
-            expires_at: None,
-        };
-        let mut record = chain.next_record(NOW, AdminKey::from(&admin), body);
-        record.sign(&admin).expect("sign");
-        chain.append(record).expect("append");
-    }
-    chain.records().to_vec()
 }
 
 fn check_chain_helpers(store: &impl Store) {

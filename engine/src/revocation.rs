@@ -6,7 +6,7 @@
 use fed_crdt::ids::{FederationId, PlatformId};
 use tracing::{info, warn};
 
-use super::{is_relay_in, now_millis, Engine};
+use super::{is_relay_in, Engine};
 
 impl Engine {
     /// On learning of revocations (in the last `appended` records), writes one
@@ -14,11 +14,7 @@ impl Engine {
     /// depending on the heads held now: what this node accepted of the revoked platform
     /// stays accepted on every node (see `docs/membership.md`). Relays hold no document
     /// they could write in.
-    pub(super) async fn acknowledge_revocations(
-        &mut self,
-        federation: &FederationId,
-        appended: usize,
-    ) {
+    pub(super) fn acknowledge_revocations(&mut self, federation: &FederationId, appended: usize) {
         let me = self.me();
         let Some(chain) = self.federations.get(federation) else {
             return;
@@ -37,7 +33,7 @@ impl Engine {
         if revoked.is_empty() {
             return;
         }
-        let now_ms = now_millis();
+        let now_ms = self.clock.millis;
         let acks: Vec<fed_crdt::envelope::ChangeEnvelope> = self
             .documents
             .authored_by(federation, &revoked)
@@ -56,7 +52,7 @@ impl Engine {
         for ack in acks {
             let doc = ack.document;
             let committed = match self.seal_local(ack) {
-                Ok(sealed) => self.commit_local(sealed, Vec::new()).await.map(|_| ()),
+                Ok(sealed) => self.commit_local(sealed, Vec::new()).map(|_| ()),
                 Err(e) => Err(e),
             };
             match committed {

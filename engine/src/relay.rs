@@ -16,8 +16,8 @@ use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId};
 use fed_crdt::seal::is_sealed;
 use tracing::warn;
 
-use crate::engine::EngineError;
 use crate::store::{Store, Tree, WriteBatch};
+use crate::EngineError;
 
 /// Most envelopes a relay keeps for one document.
 pub const MAX_RELAYED_ENVELOPES_PER_DOCUMENT: usize = 100_000;

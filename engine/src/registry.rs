@@ -1,42 +1,41 @@
 //! The platforms registry from the engine's side: local profile changes, remote
 //! envelopes, and the merged view the API shows.
 
+use crate::Verdict;
 use fed_crdt::envelope::ChangeEnvelope;
-use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId};
+use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::registry::platforms::{profile_change, read_profiles, PlatformProfile};
-use libp2p::gossipsub::MessageAcceptance;
-use libp2p::PeerId;
 use tracing::{debug, warn};
 
-use super::{now, now_millis, Engine, EngineError, PlatformEntry};
+use super::{Engine, EngineError, PlatformEntry};
 
 impl Engine {
     /// Checks and stores an envelope from a peer; the verdict is also gossip's.
-    pub(super) fn receive_envelope(&mut self, env: ChangeEnvelope) -> MessageAcceptance {
+    pub(super) fn receive_envelope(&mut self, env: ChangeEnvelope) -> Verdict {
         let Some(chain) = self.federations.get(&env.federation) else {
-            return MessageAcceptance::Ignore;
+            return Verdict::Ignore;
         };
         let change = env.change_hash;
         let document = env.document;
         if self.documents.refused_for_good(&env.document, &change) {
-            return MessageAcceptance::Reject;
+            return Verdict::Reject;
         }
         let received = self.documents.receive(chain, env);
         self.note_controller(&document);
         match received {
             Ok(received) => {
                 if received.refused.iter().any(|r| r.change_hash == change) {
-                    MessageAcceptance::Reject
+                    Verdict::Reject
                 } else if received.accepted.is_empty() && received.buffered == 0 {
                     // Nothing new (a duplicate): do not forward it again.
-                    MessageAcceptance::Ignore
+                    Verdict::Ignore
                 } else {
-                    MessageAcceptance::Accept
+                    Verdict::Accept
                 }
             }
             Err(e) => {
                 warn!(error = %e, "cannot store a received change");
-                MessageAcceptance::Ignore
+                Verdict::Ignore
             }
         }
     }
@@ -48,13 +47,12 @@ impl Engine {
         }
     }
 
-    pub(super) async fn receive_remote(
-        &mut self,
-        source: PeerId,
-        env: ChangeEnvelope,
-    ) -> MessageAcceptance {
-        if !self.federations.is_member(&env.federation, &source, now()) {
-            return MessageAcceptance::Reject;
+    pub(super) fn receive_remote(&mut self, source: PlatformId, env: ChangeEnvelope) -> Verdict {
+        if !self
+            .federations
+            .is_member(&env.federation, &source, self.clock.timestamp())
+        {
+            return Verdict::Reject;
         }
         if env.document.kind != DocKind::Platforms {
             // Private documents never travel by gossip, which would hand them to every
@@ -63,20 +61,20 @@ impl Engine {
             // kept nor forwarded.
             debug!(peer = %source, doc = %env.document.fmt_short(), "private document gossiped; rejected");
             if self.is_relay(&env.federation) {
-                return MessageAcceptance::Reject;
+                return Verdict::Reject;
             }
             if let Some(chain) = self.federations.get(&env.federation) {
                 if let Err(e) = self.documents.check_only(chain, env) {
                     warn!(error = %e, "cannot record a refusal");
                 }
             }
-            return MessageAcceptance::Reject;
+            return Verdict::Reject;
         }
         self.receive_envelope(env)
     }
 
     /// Makes, checks, stores and announces this platform's own profile change.
-    pub(super) async fn set_profile(
+    pub(super) fn set_profile(
         &mut self,
         federation: FederationId,
         profile: &PlatformProfile,
@@ -90,13 +88,13 @@ impl Engine {
             .documents
             .get(&id)
             .ok_or(EngineError::UnknownFederation(federation))?;
-        let now_ms = now_millis();
+        let now_ms = self.clock.millis;
         let env = profile_change(doc, chain, &self.signing, profile, now_ms)
             .map_err(|e| EngineError::InvalidProfile(e.to_string()))?;
         let Some(env) = env else {
             return Ok(None);
         };
-        self.commit_local(env, Vec::new()).await.map(Some)
+        self.commit_local(env, Vec::new()).map(Some)
     }
 
     /// The registry entries merged with what the chain says of each member.
@@ -113,7 +111,7 @@ impl Engine {
             .get(&DocId::platforms_registry(federation))
             .map(|d| read_profiles(d.automerge()))
             .unwrap_or_default();
-        let now = now();
+        let now = self.clock.timestamp();
         Ok(chain
             .state()
             .members

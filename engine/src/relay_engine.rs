@@ -7,14 +7,12 @@ use std::collections::{BTreeSet, HashMap};
 use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{ChangeHash, DocId, FederationId, PlatformId};
 use fed_crdt::seal::KeyGrant;
-use libp2p::PeerId;
 use tracing::{debug, warn};
 
-use super::federations::platform_id;
 use super::relay::Relayed;
 use super::views::relays;
-use super::{is_relay_in, now, Engine};
-use crate::net::protocol::{
+use super::{is_relay_in, Engine};
+use crate::protocol::{
     SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_RESPONSE,
 };
 
@@ -39,19 +37,16 @@ impl Engine {
 
     /// Stores a sealed envelope and forwards it to the document's audience (but the
     /// peer it came from).
-    pub(super) async fn relay_receive(&mut self, peer: PeerId, env: ChangeEnvelope) {
+    pub(super) fn relay_receive(&mut self, peer: PlatformId, env: ChangeEnvelope) {
         let Some(chain) = self.federations.get(&env.federation) else {
             return;
         };
         match self.relay.receive(chain, env.clone()) {
             Ok(Relayed::Stored) => {
                 let mut audience = self.relay_audience(&env.federation, &env.document);
-                if let Some(sender) = platform_id(&peer) {
-                    audience.remove(&sender);
-                }
+                audience.remove(&peer);
                 let federation = env.federation;
-                self.push(federation, &audience, vec![env], Vec::new())
-                    .await;
+                self.push(federation, &audience, vec![env], Vec::new());
             }
             Ok(Relayed::Known) => {}
             Ok(Relayed::Waiting) => {
@@ -67,37 +62,33 @@ impl Engine {
     }
 
     /// Forwards key grants to the platforms they name (but the peer they came from).
-    pub(super) async fn relay_grants(
+    pub(super) fn relay_grants(
         &mut self,
-        peer: PeerId,
+        peer: PlatformId,
         federation: FederationId,
         grants: &[KeyGrant],
     ) {
-        let sender = platform_id(&peer);
         for grant in grants {
-            let audience: BTreeSet<PlatformId> = grant
-                .recipients()
-                .copied()
-                .filter(|p| Some(*p) != sender)
-                .collect();
-            self.push(federation, &audience, Vec::new(), vec![grant.clone()])
-                .await;
+            let audience: BTreeSet<PlatformId> =
+                grant.recipients().copied().filter(|p| *p != peer).collect();
+            self.push(federation, &audience, Vec::new(), vec![grant.clone()]);
         }
     }
 
     /// Answers a platform's anti-entropy request from the relay store.
     pub(super) fn relay_answer_documents(
         &self,
-        peer: &PeerId,
+        peer: &PlatformId,
         federation: FederationId,
         after: Option<DocId>,
         until: Option<DocId>,
         documents: Vec<(DocId, Vec<ChangeHash>)>,
         grants_held: Vec<(DocId, u32)>,
     ) -> SyncResponse {
-        let Some(asker) =
-            platform_id(peer).filter(|_| self.federations.is_member(&federation, peer, now()))
-        else {
+        let Some(asker) = Some(*peer).filter(|_| {
+            self.federations
+                .is_member(&federation, peer, self.clock.timestamp())
+        }) else {
             return SyncResponse::Refused {
                 reason: "not a shared federation".into(),
             };
@@ -154,13 +145,10 @@ impl Engine {
     /// granted to that platform.
     pub(super) fn relay_sync_requests(
         &self,
-        peer: &PeerId,
+        peer: &PlatformId,
         federation: FederationId,
     ) -> Vec<SyncRequest> {
-        let Some(platform) = platform_id(peer) else {
-            return Vec::new();
-        };
-        let heads = self.relay_heads_for(federation, &platform);
+        let heads = self.relay_heads_for(federation, peer);
         self.paged_sync_requests(federation, heads)
     }
 

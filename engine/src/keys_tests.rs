@@ -1,8 +1,8 @@
 //! The keyring without a network: which grants it keeps, and its limit.
 
 use super::*;
-use crate::store::tests::sample_chain;
 use crate::store::MemoryStore;
+use crate::testing::sample_chain;
 use fed_crdt::ids::DocKind;
 
 #[test]

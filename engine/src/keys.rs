@@ -20,8 +20,8 @@ use fed_crdt::seal::{open_payload, sealed_epoch, superseded_epoch, EpochKey, Key
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use crate::engine::EngineError;
 use crate::store::{Store, Tree, WriteBatch};
+use crate::EngineError;
 
 /// Most grants kept for one document (one per epoch and per extension to a new share).
 pub const MAX_GRANTS_PER_DOCUMENT: usize = 4_096;
@@ -268,9 +268,11 @@ impl Keyring {
         })
     }
 
-    /// Deletes the retired encryption secrets nothing needs any more: none is the key the
+    /// Forgets the retired encryption secrets nothing needs any more: none is the key the
     /// chains hold for this platform (`current_keys`), and every epoch key granted for it
-    /// is also granted for the current key. Returns the files deleted.
+    /// is also granted for the current key. Returns the files that hold them, for the
+    /// node to delete (a file it fails to delete is read again, and pruned again, at the
+    /// next start).
     pub fn prune_retired(&self, current_keys: &[EncryptionKey]) -> Vec<PathBuf> {
         let grants: Vec<KeyGrant> = self
             .state
@@ -297,21 +299,15 @@ impl Keyring {
                     })
                 })
         };
-        let mut deleted = Vec::new();
+        let mut retired = Vec::new();
         secrets.retain(|s| match &s.file {
-            Some(file) if !needed(s.public) => match std::fs::remove_file(file) {
-                Ok(()) => {
-                    deleted.push(file.clone());
-                    false
-                }
-                Err(e) => {
-                    warn!(file = %file.display(), error = %e, "cannot delete a retired key");
-                    true
-                }
-            },
+            Some(file) if !needed(s.public) => {
+                retired.push(file.clone());
+                false
+            }
             _ => true,
         });
-        deleted
+        retired
     }
 
     /// Every grant held for a document.
@@ -402,6 +398,7 @@ impl Keyring {
         document: DocId,
         (epoch, started_by, key): (u32, Option<ChangeHash>, &EpochKey),
         recipients: &[(PlatformId, EncryptionKey)],
+        rng: &mut impl rand_core::CryptoRng,
     ) -> Result<KeyGrant, EngineError> {
         let grant = KeyGrant::new(
             signing,
@@ -411,7 +408,7 @@ impl Keyring {
             started_by,
             key,
             recipients,
-            &mut rand::rng(),
+            rng,
         )
         .map_err(|e| EngineError::Invalid(format!("cannot grant the document's key: {e}")))?;
         match self.receive(chain, grant.clone()) {

@@ -10,13 +10,12 @@ use fed_crdt::chain::{Chain, Received};
 use fed_crdt::error::ChainError;
 use fed_crdt::ids::{FederationId, PlatformId};
 use fed_crdt::Timestamp;
-use libp2p::PeerId;
 use serde::Serialize;
 use tracing::{error, info, warn};
 
-use crate::engine::EngineError;
-use crate::net::protocol::MAX_FEDERATIONS;
+use crate::protocol::MAX_FEDERATIONS;
 use crate::store::{self, Store, Tree, WriteBatch};
+use crate::EngineError;
 
 /// Meta-tree key under which the rival record of a detected fork is kept, so that a
 /// restart does not forget the fork.
@@ -228,25 +227,24 @@ impl Federations {
     }
 
     /// Peers allowed to connect: every active member of every federation, but us.
-    pub fn allowed_peers(&self, now: Timestamp) -> HashSet<PeerId> {
+    pub fn allowed_peers(&self, now: Timestamp) -> HashSet<PlatformId> {
         self.chains
             .values()
             .flat_map(|c| c.state().active_members(now).map(|(id, _)| *id))
             .filter(|id| *id != self.me)
-            .filter_map(|id| peer_id(&id))
             .collect()
     }
 
     /// Peers that may connect to fetch a chain and nothing else: platforms revoked from a
     /// federation we hold (so that they learn it, see `docs/membership.md`) and active in
     /// none.
-    pub fn chain_only_peers(&self, now: Timestamp) -> HashSet<PeerId> {
+    pub fn chain_only_peers(&self, now: Timestamp) -> HashSet<PlatformId> {
         let members = self.allowed_peers(now);
         self.chains
             .values()
             .flat_map(|c| c.state().members.iter())
             .filter(|(id, m)| m.revoked.is_some() && **id != self.me)
-            .filter_map(|(id, _)| peer_id(id))
+            .map(|(id, _)| *id)
             .filter(|p| !members.contains(p))
             .collect()
     }
@@ -256,26 +254,27 @@ impl Federations {
     pub fn may_fetch_chain(
         &self,
         federation: &FederationId,
-        peer: &PeerId,
+        peer: &PlatformId,
         now: Timestamp,
     ) -> bool {
         self.is_member(federation, peer, now)
             || self.chains.get(federation).is_some_and(|c| {
-                platform_id(peer)
-                    .and_then(|p| c.state().members.get(&p))
+                c.state()
+                    .members
+                    .get(peer)
                     .is_some_and(|m| m.revoked.is_some())
             })
     }
 
     /// Whether `peer` is an active member of `federation`.
-    pub fn is_member(&self, federation: &FederationId, peer: &PeerId, now: Timestamp) -> bool {
+    pub fn is_member(&self, federation: &FederationId, peer: &PlatformId, now: Timestamp) -> bool {
         self.chains
             .get(federation)
-            .is_some_and(|c| platform_id(peer).is_some_and(|p| c.state().is_member(&p, now)))
+            .is_some_and(|c| c.state().is_member(peer, now))
     }
 
     /// The federations `peer` shares with us.
-    pub fn shared_with(&self, peer: &PeerId, now: Timestamp) -> Vec<FederationId> {
+    pub fn shared_with(&self, peer: &PlatformId, now: Timestamp) -> Vec<FederationId> {
         self.chains
             .keys()
             .filter(|f| self.is_member(f, peer, now))
@@ -284,28 +283,16 @@ impl Federations {
     }
 
     /// Addresses from the identity cards of active members, to dial.
-    pub fn member_addresses(&self, now: Timestamp) -> Vec<(PeerId, Vec<String>)> {
+    pub fn member_addresses(&self, now: Timestamp) -> Vec<(PlatformId, Vec<String>)> {
         let mut out = Vec::new();
         for chain in self.chains.values() {
             for (id, member) in chain.state().active_members(now) {
                 if *id == self.me {
                     continue;
                 }
-                if let Some(peer) = peer_id(id) {
-                    out.push((peer, member.card.addresses.clone()));
-                }
+                out.push((*id, member.card.addresses.clone()));
             }
         }
         out
     }
-}
-
-/// A platform id as a libp2p PeerId (they are the same key).
-pub fn peer_id(platform: &PlatformId) -> Option<PeerId> {
-    platform.to_string().parse().ok()
-}
-
-/// A libp2p PeerId as a platform id, if it is an ed25519 key.
-pub fn platform_id(peer: &PeerId) -> Option<PlatformId> {
-    peer.to_string().parse().ok()
 }

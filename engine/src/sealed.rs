@@ -12,12 +12,11 @@ use std::collections::BTreeSet;
 use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{ChangeHash, DocId, DocKind, EncryptionKey, FederationId, PlatformId};
 use fed_crdt::seal::{is_sealed, seal_envelope, sealed_epoch, EpochKey, KeyGrant};
-use libp2p::PeerId;
 use tracing::{debug, info, warn};
 
 use super::keys::GrantOutcome;
 use super::views::View;
-use super::{now, Engine, EngineError, FetchKind, MAX_AWAITING_KEYS};
+use super::{Engine, EngineError, FetchKind, MAX_AWAITING_KEYS};
 
 impl Engine {
     /// The encryption keys the chain holds for `platforms` (active members only).
@@ -31,7 +30,7 @@ impl Engine {
             .get(federation)
             .ok_or(EngineError::UnknownFederation(*federation))?;
         let state = chain.state();
-        let now = now();
+        let now = self.clock.timestamp();
         Ok(platforms
             .iter()
             .filter(|p| state.is_member(p, now))
@@ -45,7 +44,7 @@ impl Engine {
     ///
     /// [`EngineError::Invalid`] if the grant cannot be made.
     pub(super) fn start_epoch(
-        &self,
+        &mut self,
         federation: FederationId,
         document: DocId,
         started_by: Option<ChangeHash>,
@@ -56,7 +55,7 @@ impl Engine {
             .get(&federation)
             .ok_or(EngineError::UnknownFederation(federation))?;
         let epoch = self.keys.newest_epoch(&document).map_or(0, |e| e + 1);
-        let key = EpochKey(rand::random());
+        let key = EpochKey(crate::random(&mut self.rng));
         let recipients = self.encryption_keys(&federation, parties)?;
         let grant = self.keys.grant(
             chain,
@@ -64,6 +63,7 @@ impl Engine {
             document,
             (epoch, started_by, &key),
             &recipients,
+            &mut self.rng,
         )?;
         info!(fed = %federation.fmt_short(), doc = %document.fmt_short(), epoch, recipients = recipients.len(), "new key epoch");
         Ok(grant)
@@ -75,7 +75,7 @@ impl Engine {
     ///
     /// [`EngineError::Invalid`] if a grant cannot be made.
     pub(super) fn extend_epochs(
-        &self,
+        &mut self,
         federation: FederationId,
         document: DocId,
         platform: PlatformId,
@@ -99,6 +99,7 @@ impl Engine {
                 document,
                 (epoch, started_by, &key),
                 &recipients,
+                &mut self.rng,
             )?);
         }
         Ok(grants)
@@ -110,7 +111,10 @@ impl Engine {
     /// # Errors
     ///
     /// [`EngineError::Invalid`] if this platform holds no key of the document.
-    pub(super) fn seal_local(&self, env: ChangeEnvelope) -> Result<ChangeEnvelope, EngineError> {
+    pub(super) fn seal_local(
+        &mut self,
+        env: ChangeEnvelope,
+    ) -> Result<ChangeEnvelope, EngineError> {
         if env.document.kind == DocKind::Platforms {
             return Ok(env);
         }
@@ -120,13 +124,8 @@ impl Engine {
                 env.document
             ))
         })?;
-        Ok(seal_envelope(
-            env,
-            &self.signing,
-            &key,
-            epoch,
-            rand::random(),
-        ))
+        let nonce = crate::random(&mut self.rng);
+        Ok(seal_envelope(env, &self.signing, &key, epoch, nonce))
     }
 
     /// Takes key grants from a peer, records the refusal of those that do not check, and
@@ -168,9 +167,9 @@ impl Engine {
     /// Feeds a remote envelope, unless it is sealed under an epoch whose key this
     /// platform does not hold yet: then it waits (bounded), and `peer` is asked for what
     /// it holds. Returns whether it waits.
-    pub(super) async fn receive_or_await_key(&mut self, peer: PeerId, env: ChangeEnvelope) -> bool {
+    pub(super) fn receive_or_await_key(&mut self, peer: PlatformId, env: ChangeEnvelope) -> bool {
         if env.document.kind != DocKind::Platforms && self.is_relay(&env.federation) {
-            self.relay_receive(peer, env).await;
+            self.relay_receive(peer, env);
             return false;
         }
         let waiting = env.document.kind != DocKind::Platforms
@@ -194,7 +193,7 @@ impl Engine {
         if !slot.iter().any(|e| e.change_hash == env.change_hash) {
             slot.push(env);
         }
-        self.fetch(peer, federation, FetchKind::Private).await;
+        self.fetch(peer, federation, FetchKind::Private);
         true
     }
 
@@ -210,9 +209,9 @@ impl Engine {
     /// without a platform that is no longer an active member; every epoch granted again
     /// to a party whose encryption key the chain now holds anew (a rotated key). Then the
     /// retired secrets nothing needs any more are deleted.
-    pub(super) async fn rekey(&mut self, federation: FederationId) {
+    pub(super) fn rekey(&mut self, federation: FederationId) {
         let me = self.me();
-        let now = now();
+        let now = self.clock.timestamp();
         let Some(chain) = self.federations.get(&federation) else {
             return;
         };
@@ -263,8 +262,7 @@ impl Engine {
             match self.start_epoch(federation, document, None, &parties) {
                 Ok(grant) => {
                     let audience = self.audience(&document);
-                    self.push(federation, &audience, Vec::new(), vec![grant])
-                        .await;
+                    self.push(federation, &audience, Vec::new(), vec![grant]);
                 }
                 Err(e) => {
                     warn!(doc = %document.fmt_short(), error = %e, "cannot start a new epoch")
@@ -276,7 +274,7 @@ impl Engine {
                 Ok(grants) if !grants.is_empty() => {
                     info!(doc = %document.fmt_short(), platform = %party.fmt_short(), "document keys granted again for a new encryption key");
                     let audience = self.audience(&document);
-                    self.push(federation, &audience, Vec::new(), grants).await;
+                    self.push(federation, &audience, Vec::new(), grants);
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -288,7 +286,7 @@ impl Engine {
     }
 
     /// Deletes the retired encryption secrets nothing needs any more.
-    pub(super) fn prune_retired_keys(&self) {
+    pub(super) fn prune_retired_keys(&mut self) {
         let me = self.me();
         let current: Vec<EncryptionKey> = self
             .federations
@@ -296,7 +294,8 @@ impl Engine {
             .filter_map(|(_, c)| c.state().members.get(&me).map(|m| m.card.encryption_key))
             .collect();
         for file in self.keys.prune_retired(&current) {
-            info!(file = %file.display(), "retired encryption key deleted: every document key is granted for the new one");
+            info!(file = %file.display(), "retired encryption key no longer needed: every document key is granted for the new one");
+            self.effects.push(crate::Effect::DeleteRetiredKey { file });
         }
     }
 }

@@ -13,13 +13,10 @@ use std::collections::{BTreeSet, HashMap};
 use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::seal::KeyGrant;
-use libp2p::PeerId;
 
-use super::durability::Outgoing;
-use super::federations::{peer_id, platform_id};
-use super::{now, Engine, EngineError, FetchKind};
-use crate::net::protocol::private_digest;
-use crate::net::protocol::{
+use super::{Effect, Engine, EngineError, FetchKind, Purpose};
+use crate::protocol::private_digest;
+use crate::protocol::{
     Announcement, SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_PUSH,
     MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH,
 };
@@ -32,7 +29,7 @@ impl Engine {
     /// # Errors
     ///
     /// [`EngineError::Refused`] if our own checks refuse it, [`EngineError::Store`].
-    pub(super) async fn commit_local(
+    pub(super) fn commit_local(
         &mut self,
         env: ChangeEnvelope,
         grants: Vec<KeyGrant>,
@@ -65,7 +62,7 @@ impl Engine {
             // Gossiped once durable: a change others hold but this node lost in a crash
             // would be followed by another with the same sequence number. If nobody is
             // subscribed, anti-entropy carries it.
-            self.outbox.push(Outgoing::Announce {
+            self.when_durable(Effect::Publish {
                 federation,
                 data: announcement.to_bytes(),
             });
@@ -74,7 +71,7 @@ impl Engine {
         if let Some(view) = self.documents.view(&env.document) {
             audience.extend(view.audience(chain));
         }
-        self.push(federation, &audience, vec![env], grants).await;
+        self.push(federation, &audience, vec![env], grants);
         Ok(change)
     }
 
@@ -97,7 +94,7 @@ impl Engine {
             )));
         }
         match member.expires_at {
-            Some(at) if now() >= at => Err(EngineError::MembershipEnded(format!(
+            Some(at) if self.clock.timestamp() >= at => Err(EngineError::MembershipEnded(format!(
                 "this platform's membership of federation {federation} expired at {at}; it may no longer write"
             ))),
             _ => Ok(()),
@@ -124,7 +121,7 @@ impl Engine {
     ///
     /// As [`Engine::seal_local`] and [`Engine::commit_local`]; [`EngineError::Invalid`]
     /// with neither a change nor a target.
-    pub(super) async fn commit_or_keep(
+    pub(super) fn commit_or_keep(
         &mut self,
         envelope: Option<ChangeEnvelope>,
         target: Option<DocId>,
@@ -134,7 +131,7 @@ impl Engine {
             (Some(env), _) => {
                 let id = env.document;
                 let env = self.seal_local(env)?;
-                let hash = self.commit_local(env, grants).await?;
+                let hash = self.commit_local(env, grants)?;
                 Ok((id, Some(hash)))
             }
             (None, Some(id)) => Ok((id, None)),
@@ -152,7 +149,7 @@ impl Engine {
 
     /// Pushes envelopes, with key grants, to every connected active member in
     /// `audience` (but us). A grant goes only to the platforms it names and to relays.
-    pub(super) async fn push(
+    pub(super) fn push(
         &mut self,
         federation: FederationId,
         audience: &BTreeSet<PlatformId>,
@@ -165,11 +162,9 @@ impl Engine {
             .map(|c| super::views::relays(c).collect())
             .unwrap_or_default();
         let me = self.me();
-        let now = now();
+        let now = self.clock.timestamp();
         for platform in audience.iter().filter(|p| **p != me) {
-            let Some(peer) = peer_id(platform) else {
-                continue;
-            };
+            let peer = *platform;
             if !self.connected.contains(&peer)
                 || !self.federations.is_member(&federation, &peer, now)
             {
@@ -194,21 +189,24 @@ impl Engine {
                     grants: if i == 0 { theirs.clone() } else { Vec::new() },
                 };
                 // Sent once what this input wrote is durable.
-                self.outbox.push(Outgoing::Request { peer, request });
+                self.send_request(peer, request, Purpose::Push, true);
             }
         }
     }
 
     /// Takes envelopes a member pushed. One that waits for dependencies we lack makes us
     /// ask that member for what it holds of our shared documents.
-    pub(super) async fn receive_push(
+    pub(super) fn receive_push(
         &mut self,
-        peer: PeerId,
+        peer: PlatformId,
         federation: FederationId,
         envelopes: Vec<ChangeEnvelope>,
         grants: Vec<KeyGrant>,
     ) -> SyncResponse {
-        if !self.federations.is_member(&federation, &peer, now()) {
+        if !self
+            .federations
+            .is_member(&federation, &peer, self.clock.timestamp())
+        {
             return SyncResponse::Refused {
                 reason: "not a shared federation".into(),
             };
@@ -230,7 +228,7 @@ impl Engine {
             };
         }
         if self.is_relay(&federation) {
-            self.relay_grants(peer, federation, &grants).await;
+            self.relay_grants(peer, federation, &grants);
         }
         self.receive_grants(federation, grants);
         let mut waiting = false;
@@ -239,7 +237,7 @@ impl Engine {
                 continue;
             }
             let document = env.document;
-            if self.receive_or_await_key(peer, env).await {
+            if self.receive_or_await_key(peer, env) {
                 continue;
             }
             waiting |= self
@@ -248,7 +246,7 @@ impl Engine {
                 .is_some_and(|d| d.buffered() > 0);
         }
         if waiting {
-            self.fetch(peer, federation, FetchKind::Private).await;
+            self.fetch(peer, federation, FetchKind::Private);
         }
         SyncResponse::Received
     }
@@ -257,34 +255,29 @@ impl Engine {
     /// of each, [`MAX_DOCUMENTS_PER_SYNC`] documents per request, by id ranges.
     pub(super) fn private_sync_requests(
         &self,
-        peer: &PeerId,
+        peer: &PlatformId,
         federation: FederationId,
     ) -> Vec<SyncRequest> {
         if self.is_relay(&federation) {
             return self.relay_sync_requests(peer, federation);
         }
-        let (Some(chain), Some(platform)) = (self.federations.get(&federation), platform_id(peer))
-        else {
+        let Some(chain) = self.federations.get(&federation) else {
             return Vec::new();
         };
-        let heads = self
-            .documents
-            .private_heads_for(federation, &platform, chain);
+        let heads = self.documents.private_heads_for(federation, peer, chain);
         self.paged_sync_requests(federation, heads)
     }
 
     /// The digest of the private documents shared with `peer` (see
-    /// [`crate::net::protocol::private_digest`]): as the asker (`asking`, counting the
+    /// [`crate::protocol::private_digest`]): as the asker (`asking`, counting the
     /// grants that name us) or as the one asked (counting those that name the peer).
     pub(super) fn private_digest_for(
         &self,
-        peer: &PeerId,
+        peer: &PlatformId,
         federation: FederationId,
         asking: bool,
     ) -> [u8; 32] {
-        let Some(other) = platform_id(peer) else {
-            return [0; 32];
-        };
+        let other = *peer;
         let naming = if asking { self.me() } else { other };
         let count = |id: &DocId| {
             let n = self
@@ -363,7 +356,7 @@ impl Engine {
     /// documents in the range whose audience includes it.
     pub(super) fn answer_documents(
         &self,
-        peer: &PeerId,
+        peer: &PlatformId,
         federation: FederationId,
         after: Option<DocId>,
         until: Option<DocId>,
@@ -381,10 +374,11 @@ impl Engine {
             );
         }
         let (Some(chain), Some(asker)) = (
-            self.federations
-                .get(&federation)
-                .filter(|_| self.federations.is_member(&federation, peer, now())),
-            platform_id(peer),
+            self.federations.get(&federation).filter(|_| {
+                self.federations
+                    .is_member(&federation, peer, self.clock.timestamp())
+            }),
+            Some(*peer),
         ) else {
             return SyncResponse::Refused {
                 reason: "not a shared federation".into(),

@@ -9,7 +9,7 @@ use fed_crdt::registry::exports::{
 use serde::Serialize;
 
 use super::views::View;
-use super::{now_millis, Engine, EngineError};
+use super::{Engine, EngineError};
 
 /// An operation on the export requests of a federation.
 #[derive(Debug)]
@@ -121,7 +121,7 @@ impl ExportOp {
 }
 
 impl Engine {
-    pub(super) async fn exports(
+    pub(super) fn exports(
         &mut self,
         federation: FederationId,
         op: ExportOp,
@@ -130,7 +130,7 @@ impl Engine {
             .federations
             .get(&federation)
             .ok_or(EngineError::UnknownFederation(federation))?;
-        let now_ms = now_millis();
+        let now_ms = self.clock.millis;
         let invalid = |e: fed_crdt::error::ExportError| EngineError::Invalid(e.to_string());
         let mut grants = Vec::new();
         let (envelope, target) = match op {
@@ -150,7 +150,7 @@ impl Engine {
                 request,
             } => {
                 self.check_project_for_export(federation, project, provider)?;
-                let nonce: [u8; 16] = rand::random();
+                let nonce: [u8; 16] = crate::random(&mut self.rng);
                 let (id, env) = create_export(
                     chain,
                     &self.signing,
@@ -183,7 +183,7 @@ impl Engine {
                 (Some(env), Some(id))
             }
         };
-        let (id, _) = self.commit_or_keep(envelope, target, grants).await?;
+        let (id, _) = self.commit_or_keep(envelope, target, grants)?;
         self.export_entry(federation, id).map(ExportAnswer::One)
     }
 

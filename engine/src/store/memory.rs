@@ -8,14 +8,25 @@ use super::{KeyValue, Store, StoreError, Tree, WriteBatch};
 /// One map per tree, indexed by [`Tree::index`].
 type Maps = [BTreeMap<Vec<u8>, Vec<u8>>; Tree::ALL.len()];
 
-/// A [`Store`] held in memory: same semantics as [`super::SledStore`] (atomic batches,
-/// bounded scans in key order), nothing on disk.
+/// What a key held before an unsynced write: restored by [`MemoryStore::crash`].
+type Undo = (Tree, Vec<u8>, Option<Vec<u8>>);
+
+/// A [`Store`] held in memory: same semantics as the node's sled store (atomic batches,
+/// bounded scans in key order, writes durable only once synced), nothing on disk.
 ///
 /// Cloning shares the data, so a test can drop one handle and read through another, as
-/// it would reopen a database.
+/// it would reopen a database; [`MemoryStore::crash`] loses what was not synced, as a
+/// killed process would.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
-    maps: Arc<Mutex<Maps>>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    maps: Maps,
+    /// Writes since the last sync, oldest first.
+    unsynced: Vec<Undo>,
 }
 
 impl MemoryStore {
@@ -27,14 +38,27 @@ impl MemoryStore {
     /// Takes the lock even if a thread panicked while holding it: every change is made
     /// by [`Store::apply`] with infallible map operations, so the maps are never left
     /// half-updated.
-    fn lock(&self) -> MutexGuard<'_, Maps> {
-        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Loses every write not synced yet, as a crash of the process would.
+    pub fn crash(&self) {
+        let mut inner = self.lock();
+        let undo = std::mem::take(&mut inner.unsynced);
+        for (tree, key, old) in undo.into_iter().rev() {
+            let map = &mut inner.maps[tree.index()];
+            match old {
+                Some(value) => map.insert(key, value),
+                None => map.remove(&key),
+            };
+        }
     }
 }
 
 impl Store for MemoryStore {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.lock()[tree.index()].get(key).cloned())
+        Ok(self.lock().maps[tree.index()].get(key).cloned())
     }
 
     fn scan_prefix(
@@ -43,8 +67,8 @@ impl Store for MemoryStore {
         prefix: &[u8],
         limit: usize,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        let maps = self.lock();
-        Ok(maps[tree.index()]
+        let inner = self.lock();
+        Ok(inner.maps[tree.index()]
             .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .take(limit)
@@ -54,22 +78,21 @@ impl Store for MemoryStore {
 
     /// Applies the whole batch under one lock, so no reader sees part of it.
     fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        let mut maps = self.lock();
+        let mut inner = self.lock();
+        let Inner { maps, unsynced } = &mut *inner;
         for (tree, key, value) in batch.ops() {
             let map = &mut maps[tree.index()];
-            match value {
-                Some(value) => {
-                    map.insert(key.to_vec(), value.to_vec());
-                }
-                None => {
-                    map.remove(key);
-                }
-            }
+            let old = match value {
+                Some(value) => map.insert(key.to_vec(), value.to_vec()),
+                None => map.remove(key),
+            };
+            unsynced.push((tree, key.to_vec(), old));
         }
         Ok(())
     }
 
     fn sync(&self) -> Result<(), StoreError> {
+        self.lock().unsynced.clear();
         Ok(())
     }
 
@@ -83,8 +106,9 @@ impl Store for MemoryStore {
 
     /// The bytes of keys and values held, as the nearest equivalent of a size on disk.
     fn size_on_disk(&self) -> Result<u64, StoreError> {
-        let maps = self.lock();
-        let bytes: usize = maps
+        let inner = self.lock();
+        let bytes: usize = inner
+            .maps
             .iter()
             .flat_map(|m| m.iter())
             .map(|(k, v)| k.len() + v.len())

@@ -10,8 +10,8 @@ use fed_crdt::registry::Document;
 use fed_crdt::seal::{seal_envelope, EpochKey};
 
 use super::*;
-use crate::store::tests::{sample_chain, NOW};
 use crate::store::MemoryStore;
+use crate::testing::{sample_chain, NOW};
 
 fn now_ms(offset: i64) -> i64 {
     i64::try_from(NOW.as_secs()).expect("small") * 1000 + 1_000 + offset

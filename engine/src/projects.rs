@@ -11,7 +11,7 @@ use fed_crdt::registry::projects::{
 use serde::Serialize;
 
 use super::views::View;
-use super::{now_millis, Engine, EngineError};
+use super::{Engine, EngineError};
 
 /// An operation on the projects of a federation.
 #[derive(Debug)]
@@ -160,7 +160,7 @@ fn access_of(view: &ProjectView, me: &PlatformId) -> Option<&'static str> {
 }
 
 impl Engine {
-    pub(super) async fn projects(
+    pub(super) fn projects(
         &mut self,
         federation: FederationId,
         op: ProjectOp,
@@ -169,7 +169,7 @@ impl Engine {
             .federations
             .get(&federation)
             .ok_or(EngineError::UnknownFederation(federation))?;
-        let now_ms = now_millis();
+        let now_ms = self.clock.millis;
         let target = match &op {
             ProjectOp::Update(id, _) | ProjectOp::Share(id, _) | ProjectOp::Delete(id) => Some(*id),
             _ => None,
@@ -183,7 +183,7 @@ impl Engine {
             }
             ProjectOp::Create(project) => {
                 self.check_code_free(federation, &project.code, None)?;
-                let nonce: [u8; 16] = rand::random();
+                let nonce: [u8; 16] = crate::random(&mut self.rng);
                 let (id, env) = create_project(chain, &self.signing, nonce, &project, now_ms)
                     .map_err(|e| EngineError::Invalid(e.to_string()))?;
                 let me = self.me();
@@ -209,7 +209,7 @@ impl Engine {
                 self.check_not_deleted(id)?;
                 // Every recipient is checked before anything is signed: one bad
                 // recipient refuses the whole call.
-                let now = super::now();
+                let now = self.clock.timestamp();
                 for (i, (platform, access)) in shares.iter().enumerate() {
                     if access.is_some() && !chain.state().is_member(platform, now) {
                         return Err(EngineError::Invalid(format!(
@@ -241,15 +241,14 @@ impl Engine {
             }
         };
         // No envelope: the project already read as asked; answer it as it is.
-        let (id, change) = self.commit_or_keep(envelope, target, grants).await?;
+        let (id, change) = self.commit_or_keep(envelope, target, grants)?;
         if let (true, Some(change)) = (unshared, change) {
             // Whatever is written after the unshare is sealed under a key the platform
             // that left does not get.
             let parties = self.parties(&id);
             let grant = self.start_epoch(federation, id, Some(change), &parties)?;
             let audience = self.audience(&id);
-            self.push(federation, &audience, Vec::new(), vec![grant])
-                .await;
+            self.push(federation, &audience, Vec::new(), vec![grant]);
         }
         self.project_entry(federation, id).map(ProjectAnswer::One)
     }

@@ -1,27 +1,22 @@
 //! Anti-entropy: what the engine asks connected members, and what it answers them.
 
-use fed_crdt::ids::{DocId, FederationId};
-use libp2p::gossipsub::MessageAcceptance;
-use libp2p::PeerId;
+use std::collections::VecDeque;
+
+use crate::Verdict;
+use fed_crdt::ids::{DocId, FederationId, PlatformId};
 use tracing::{debug, warn};
 
-use super::federations::platform_id;
-use super::{now, Engine, FetchKind, Fetched, MAX_RECORDS_PER_RESPONSE};
-use crate::net::protocol::{
-    SyncRequest, SyncResponse, MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH,
-};
+use super::{Engine, FetchKind, Purpose, RequestId, MAX_RECORDS_PER_RESPONSE};
+use crate::protocol::{SyncRequest, SyncResponse, MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH};
 
 impl Engine {
-    pub(super) async fn answer(&mut self, peer: &PeerId, request: SyncRequest) -> SyncResponse {
+    pub(super) fn answer(&mut self, peer: &PlatformId, request: SyncRequest) -> SyncResponse {
         match request {
             SyncRequest::Push {
                 federation,
                 envelopes,
                 grants,
-            } => {
-                self.receive_push(*peer, federation, envelopes, grants)
-                    .await
-            }
+            } => self.receive_push(*peer, federation, envelopes, grants),
             SyncRequest::Documents {
                 federation,
                 after,
@@ -30,7 +25,10 @@ impl Engine {
                 grants_held,
             } => self.answer_documents(peer, federation, after, until, documents, grants_held),
             SyncRequest::Digest { federation, digest } => {
-                if !self.federations.is_member(&federation, peer, now()) {
+                if !self
+                    .federations
+                    .is_member(&federation, peer, self.clock.timestamp())
+                {
                     SyncResponse::Refused {
                         reason: "not a shared federation".into(),
                     }
@@ -49,7 +47,7 @@ impl Engine {
                 // same answer as for a document that does not exist.
                 let in_audience = |d: &&fed_crdt::registry::Document| {
                     let chain = self.federations.get(&federation);
-                    match (chain, platform_id(peer)) {
+                    match (chain, Some(*peer)) {
                         (Some(chain), Some(asker)) => {
                             self.documents.audience_includes(&d.id(), &asker, chain)
                         }
@@ -60,7 +58,10 @@ impl Engine {
                     .documents
                     .get(&document)
                     .filter(|d| d.federation() == federation)
-                    .filter(|_| self.federations.is_member(&federation, peer, now()))
+                    .filter(|_| {
+                        self.federations
+                            .is_member(&federation, peer, self.clock.timestamp())
+                    })
                     .filter(in_audience);
                 match doc {
                     None => SyncResponse::Refused {
@@ -84,11 +85,10 @@ impl Engine {
                 // The same answer whether we do not know the federation or the peer is
                 // not in it: a non-member learns nothing. A revoked platform may still
                 // fetch the chain, to learn that it was revoked.
-                let Some(chain) = self
-                    .federations
-                    .get(&federation)
-                    .filter(|_| self.federations.may_fetch_chain(&federation, peer, now()))
-                else {
+                let Some(chain) = self.federations.get(&federation).filter(|_| {
+                    self.federations
+                        .may_fetch_chain(&federation, peer, self.clock.timestamp())
+                }) else {
                     return SyncResponse::Refused {
                         reason: "not a shared federation".into(),
                     };
@@ -115,17 +115,18 @@ impl Engine {
         }
     }
 
-    /// Asks `peer` for what we may lack of `federation` (its chain after our head, or the
-    /// registry envelopes missing from our heads), in a task; the answer comes back
-    /// through `fetched`.
-    pub(super) async fn fetch(&mut self, peer: PeerId, federation: FederationId, kind: FetchKind) {
-        if !self.in_flight.insert((peer, federation, kind)) {
+    /// Asks `peer` for what we may lack of `federation` (its chain after our head, the
+    /// registry envelopes missing from our heads, the private documents we share), one
+    /// page at a time: the answer to one page feeds the documents before the next is
+    /// asked.
+    pub(super) fn fetch(&mut self, peer: PlatformId, federation: FederationId, kind: FetchKind) {
+        let key = (peer, federation, kind);
+        if self.in_flight.contains_key(&key) {
             return;
         }
         let requests = match kind {
             FetchKind::Chain => {
                 let Some(chain) = self.federations.get(&federation) else {
-                    self.in_flight.remove(&(peer, federation, kind));
                     return;
                 };
                 vec![SyncRequest::Chain {
@@ -152,33 +153,57 @@ impl Engine {
                 digest: self.private_digest_for(&peer, federation, true),
             }],
         };
-        let net = self.net.clone();
-        let done = self.fetched_sender.clone();
-        tokio::spawn(async move {
-            // Pages one after the other: the answers of one feed the documents before
-            // the next is asked.
-            for request in requests {
-                let response = net.request(peer, request).await;
-                let _ = done
-                    .send(Fetched {
-                        peer,
-                        federation,
-                        kind,
-                        response,
-                    })
-                    .await;
-            }
-        });
+        let mut pages: VecDeque<SyncRequest> = requests.into();
+        let Some(first) = pages.pop_front() else {
+            return;
+        };
+        self.in_flight.insert(key, pages);
+        self.send_request(peer, first, Purpose::Fetch(peer, federation, kind), false);
     }
 
-    pub(super) async fn handle_fetched(&mut self, done: Fetched) {
-        let Fetched {
-            peer,
-            federation,
-            kind,
-            response,
-        } = done;
-        self.in_flight.remove(&(peer, federation, kind));
+    /// The answer to one of our requests (or its failure).
+    pub(super) fn handle_response(
+        &mut self,
+        id: RequestId,
+        response: Result<SyncResponse, String>,
+    ) {
+        match self.requests.remove(&id) {
+            None => debug!(request = id.0, "answer to no request of ours"),
+            Some(Purpose::Push) => {
+                if let Err(e) = response {
+                    debug!(error = %e, "push failed; anti-entropy will carry it");
+                }
+            }
+            Some(Purpose::Fetch(peer, federation, kind)) => {
+                let key = (peer, federation, kind);
+                let rest = self.in_flight.remove(&key).unwrap_or_default();
+                let failed = response.is_err();
+                self.handle_fetched(peer, federation, kind, response);
+                // The next page, unless this answer started a fetch afresh (it lists
+                // from the new state) or the peer failed (the next round asks again).
+                if !failed && !self.in_flight.contains_key(&key) {
+                    let mut rest = rest;
+                    if let Some(next) = rest.pop_front() {
+                        self.in_flight.insert(key, rest);
+                        self.send_request(
+                            peer,
+                            next,
+                            Purpose::Fetch(peer, federation, kind),
+                            false,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_fetched(
+        &mut self,
+        peer: PlatformId,
+        federation: FederationId,
+        kind: FetchKind,
+        response: Result<SyncResponse, String>,
+    ) {
         match response {
             Ok(SyncResponse::Chain { records }) => {
                 if records.is_empty() {
@@ -187,10 +212,10 @@ impl Engine {
                 let full = records.len() >= MAX_RECORDS_PER_RESPONSE;
                 match self.federations.receive(&federation, records) {
                     Ok(outcome) => {
-                        self.after_chain_change(&federation, &outcome).await;
+                        self.after_chain_change(&federation, &outcome);
                         if full && outcome.appended > 0 && outcome.refused.is_none() {
                             // More may follow: ask again from the new head.
-                            self.fetch(peer, federation, FetchKind::Chain).await;
+                            self.fetch(peer, federation, FetchKind::Chain);
                         }
                     }
                     Err(e) => {
@@ -210,13 +235,13 @@ impl Engine {
                         continue;
                     }
                     if env.document.kind == fed_crdt::ids::DocKind::Platforms {
-                        progressed |= self.receive_envelope(env) == MessageAcceptance::Accept;
+                        progressed |= self.receive_envelope(env) == Verdict::Accept;
                     } else {
-                        progressed |= !self.receive_or_await_key(peer, env).await;
+                        progressed |= !self.receive_or_await_key(peer, env);
                     }
                 }
                 if full && progressed {
-                    self.fetch(peer, federation, kind).await;
+                    self.fetch(peer, federation, kind);
                 }
             }
             Ok(SyncResponse::Received | SyncResponse::InSync) => {}
@@ -225,7 +250,7 @@ impl Engine {
                 debug!(peer = %peer, fed = %federation.fmt_short(), "peer busy");
             }
             Ok(SyncResponse::Differs) => {
-                self.fetch(peer, federation, FetchKind::Private).await;
+                self.fetch(peer, federation, FetchKind::Private);
             }
             Ok(SyncResponse::Refused { reason }) => {
                 debug!(peer = %peer, fed = %federation.fmt_short(), %reason, "sync refused");
@@ -234,13 +259,13 @@ impl Engine {
         }
     }
 
-    pub(super) async fn anti_entropy_all(&mut self) {
-        let peers: Vec<PeerId> = self.connected.iter().copied().collect();
+    pub(super) fn anti_entropy_all(&mut self) {
+        let peers: Vec<PlatformId> = self.connected.iter().copied().collect();
         for peer in peers {
-            for federation in self.federations.shared_with(&peer, now()) {
-                self.fetch(peer, federation, FetchKind::Chain).await;
-                self.fetch(peer, federation, FetchKind::Registry).await;
-                self.fetch(peer, federation, FetchKind::PrivateDigest).await;
+            for federation in self.federations.shared_with(&peer, self.clock.timestamp()) {
+                self.fetch(peer, federation, FetchKind::Chain);
+                self.fetch(peer, federation, FetchKind::Registry);
+                self.fetch(peer, federation, FetchKind::PrivateDigest);
             }
         }
     }

@@ -15,12 +15,11 @@ use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::registry::document::Sealing;
 use fed_crdt::registry::{Document, Outcome};
 use serde::Serialize;
-use tokio::sync::broadcast;
 use tracing::{debug, error, warn};
 
-use crate::engine::views::View;
-use crate::engine::EngineError;
 use crate::store::{Store, Tree, WriteBatch};
+use crate::views::View;
+use crate::EngineError;
 
 /// Most envelopes stored for one document (registries have short histories).
 pub const MAX_ENVELOPES_PER_DOCUMENT: usize = 100_000;
@@ -89,7 +88,8 @@ pub struct Documents {
     /// What each readable private document reads as, refreshed whenever its accepted
     /// changes change, so that listings never re-read Automerge documents.
     views: BTreeMap<DocId, View>,
-    events: broadcast::Sender<ChangeEvent>,
+    /// Accepted changes not yet handed to the live feed ([`Documents::take_feed`]).
+    feed: Vec<ChangeEvent>,
     max_documents: usize,
     /// How private documents open their sealed payloads (none: payloads must be clear,
     /// as in tests of the document bookkeeping alone).
@@ -119,7 +119,7 @@ impl Documents {
             store,
             docs: BTreeMap::new(),
             views: BTreeMap::new(),
-            events: broadcast::channel(CHANGE_FEED_BUFFER).0,
+            feed: Vec::new(),
             max_documents: MAX_DOCUMENTS_PER_FEDERATION,
             sealing: None,
             relayed: std::collections::HashSet::new(),
@@ -156,9 +156,9 @@ impl Documents {
         }
     }
 
-    /// The live feed of accepted changes.
-    pub fn events(&self) -> broadcast::Sender<ChangeEvent> {
-        self.events.clone()
+    /// The changes accepted since the last call, for the live feed.
+    pub fn take_feed(&mut self) -> Vec<ChangeEvent> {
+        std::mem::take(&mut self.feed)
     }
 
     /// Opens (from the store, the first time) the platforms registry of a federation and
@@ -266,6 +266,16 @@ impl Documents {
                 .get(id)
                 .is_some_and(|d| d.federation() == federation)
         })
+    }
+
+    /// Every document held of `federation` (its platforms registry, and the private
+    /// documents that read), with its heads, in id order.
+    pub fn held(&self, federation: &FederationId) -> Vec<(DocId, Vec<ChangeHash>)> {
+        self.docs
+            .iter()
+            .filter(|(_, d)| d.federation() == *federation)
+            .map(|(id, d)| (*id, d.heads()))
+            .collect()
     }
 
     /// Whether `platform` is in the audience of the document: any member for a
@@ -445,8 +455,7 @@ impl Documents {
     fn persist(&mut self, id: &DocId, outcomes: Vec<Outcome>) -> Result<Received, EngineError> {
         let received = self.persist_quietly(id, outcomes)?;
         for env in &received.accepted {
-            // Nobody listening is not an error.
-            let _ = self.events.send(ChangeEvent {
+            self.feed.push(ChangeEvent {
                 federation: env.federation,
                 document: env.document,
                 kind: env.document.kind.name(),
