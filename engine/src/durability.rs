@@ -55,6 +55,13 @@ fn shared(e: &Arc<StoreError>) -> EngineError {
     })
 }
 
+impl Durability {
+    /// Whether batches are waiting for their sync.
+    pub(crate) fn awaiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+}
+
 impl Engine {
     /// Answers the current command: once what this input writes is durable.
     pub(crate) fn reply(&mut self, id: CallId, answer: Result<Answer, EngineError>) {

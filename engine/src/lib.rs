@@ -21,6 +21,7 @@ mod durability;
 mod error;
 pub mod exports;
 pub mod federations;
+mod inspect;
 mod io;
 pub mod keys;
 mod peers;
@@ -249,31 +250,6 @@ impl Engine {
     /// This platform.
     pub fn me(&self) -> PlatformId {
         self.federations.me()
-    }
-
-    /// Everything this node holds of a document, as it reads now: its heads, for
-    /// comparing nodes (the simulator's invariants).
-    pub fn heads_of(&self, document: &DocId) -> Option<Vec<fed_crdt::ids::ChangeHash>> {
-        self.documents.get(document).map(|d| d.heads())
-    }
-
-    /// The documents this node holds of a federation (the platforms registry and the
-    /// private documents it may read), with their heads.
-    pub fn documents_of(
-        &self,
-        federation: &FederationId,
-    ) -> Vec<(DocId, Vec<fed_crdt::ids::ChangeHash>)> {
-        self.documents.held(federation)
-    }
-
-    /// The federations this node is in.
-    pub fn federation_ids(&self) -> Vec<FederationId> {
-        self.federations.iter().map(|(f, _)| *f).collect()
-    }
-
-    /// The chain of a federation this node is in.
-    pub fn chain(&self, federation: &FederationId) -> Option<&fed_crdt::chain::Chain> {
-        self.federations.get(federation)
     }
 
     /// What the node does once, when it starts.

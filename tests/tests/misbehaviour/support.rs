@@ -409,5 +409,5 @@ pub fn connect_mallory(dir: &Path, federation: FederationId, nodes: &[&TestNode]
 /// Debug logs of the node's own crate, where malformed gossip is reported.
 pub fn debug_logs() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::env::set_var("RUST_LOG", "info,fednode=debug"));
+    ONCE.call_once(|| std::env::set_var("RUST_LOG", "info,fednode=debug,fed_engine=debug"));
 }

@@ -1,0 +1,77 @@
+//! Many seeded runs of the simulator: each must keep every invariant. A seed that once
+//! broke one stays here as a regression test, named for what it caught.
+
+use fed_sim::{Options, Report, Sim};
+
+fn run(nodes: usize, seed: u64, steps: usize) -> Report {
+    Sim::new(Options { nodes, seed, steps }).run()
+}
+
+fn assert_holds(report: &Report) {
+    assert_eq!(
+        report.violations, 0,
+        "seed {} broke {} invariants, first: {:#?}; replay: testnet/simulate --nodes {} --steps {} --seed {}",
+        report.seed, report.violations, report.first_violations, report.nodes, report.steps, report.seed
+    );
+    assert!(report.converged, "seed {} did not converge", report.seed);
+}
+
+#[test]
+fn small_federations_keep_every_invariant_over_many_seeds() {
+    for seed in 0..12 {
+        let report = run(6, seed, 250);
+        assert_holds(&report);
+        assert!(
+            report.writes_acknowledged > 0,
+            "seed {seed}: the workload wrote nothing"
+        );
+    }
+}
+
+#[test]
+fn a_run_is_a_function_of_its_seed() {
+    let a = run(5, 42, 150);
+    let b = run(5, 42, 150);
+    assert_eq!(
+        serde_json::to_string(&a).expect("json"),
+        serde_json::to_string(&b).expect("json"),
+    );
+    let c = run(5, 43, 150);
+    assert_ne!(a.messages, c.messages, "another seed, another run");
+}
+
+#[test]
+fn faults_and_attacks_happen_and_are_survived() {
+    // Over these seeds the workload crashes nodes, revokes a
+    // platform and sends forged changes; the invariants hold through all of it.
+    let reports: Vec<Report> = (100..105).map(|seed| run(6, seed, 400)).collect();
+    for report in &reports {
+        assert_holds(report);
+    }
+    let total = |f: fn(&Report) -> u64| reports.iter().map(f).sum::<u64>();
+    assert!(total(|r| r.crashes) > 0, "no crash");
+    assert!(total(|r| r.revocations) > 0, "no revocation");
+    assert!(total(|r| r.attacks) > 0, "no attack");
+    assert!(
+        total(|r| r.rejected_gossip) > 0,
+        "no forged change was rejected"
+    );
+    assert!(total(|r| r.dropped) > 0, "the network dropped nothing");
+}
+
+/// Unshared platforms that never received the change that removed them (its push was
+/// lost, and anti-entropy no longer names the document to them) keep reading an older
+/// version in which they are still in the audience. Counted, not yet repaired.
+#[test]
+#[ignore = "open: an unshared platform whose removal push is lost never learns of it (issue 10, closing note)"]
+fn seed_10_an_unshared_platform_learns_of_its_removal() {
+    let report = run(6, 10, 250);
+    assert_eq!(report.unshared_unaware, 0);
+}
+
+/// After a revocation, one honest node refuses a project change that another accepted.
+#[test]
+#[ignore = "open: honest nodes disagree on a project change after a revocation (issue 10, closing note)"]
+fn seed_105_honest_nodes_agree_on_every_change_after_a_revocation() {
+    assert_holds(&run(6, 105, 400));
+}
