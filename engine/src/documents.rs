@@ -379,8 +379,8 @@ impl Documents {
     /// # Errors
     ///
     /// [`EngineError::Refused`] naming the check and the reason.
-    pub fn check_own(&self, chain: &Chain, env: &ChangeEnvelope) -> Result<(), EngineError> {
-        let refusal = match self.docs.get(&env.document) {
+    pub fn check_own(&mut self, chain: &Chain, env: &ChangeEnvelope) -> Result<(), EngineError> {
+        let refusal = match self.docs.get_mut(&env.document) {
             Some(doc) => doc.check_own(chain, env),
             None => self.empty(env.document, chain).check_own(chain, env),
         };

@@ -327,14 +327,35 @@ impl Engine {
         federation: FederationId,
         id: DocId,
     ) -> Result<Box<ProjectEntry>, EngineError> {
+        let not_found = || EngineError::NotFound(format!("project {id}"));
         if id.kind != DocKind::Project {
             return Err(EngineError::NotFound(format!("{id} is not a project")));
         }
-        self.list_projects_with_deleted(federation)
-            .into_iter()
-            .find(|p| p.id == id)
-            .map(Box::new)
-            .ok_or_else(|| EngineError::NotFound(format!("project {id}")))
+        if self.federations.get(&federation).is_none() || !self.in_federation(&id, federation) {
+            return Err(not_found());
+        }
+        let me = self.me();
+        let (view, access) = match self.documents.view(&id) {
+            Some(View::Project(v)) => (v, access_of(v, &me).ok_or_else(not_found)?),
+            _ => return Err(not_found()),
+        };
+        let mut entry = self.entry_of(federation, &id, view, access);
+        if !entry.deleted {
+            // The other live projects with its code: one pass over the views, no heads.
+            entry.conflicts = self
+                .documents
+                .views(federation)
+                .filter_map(|(other, view)| match view {
+                    View::Project(v) if *other != id && !v.deleted => Some((other, v)),
+                    _ => None,
+                })
+                .filter(|(_, v)| {
+                    v.project.code == entry.project.code && access_of(v, &me).is_some()
+                })
+                .map(|(other, _)| *other)
+                .collect();
+        }
+        Ok(Box::new(entry))
     }
 
     /// The projects this platform can read, deleted ones left out.
@@ -345,12 +366,45 @@ impl Engine {
             .collect()
     }
 
+    /// One project as this platform reads it, without its conflicts.
+    fn entry_of(
+        &self,
+        federation: FederationId,
+        id: &DocId,
+        v: &ProjectView,
+        access: &'static str,
+    ) -> ProjectEntry {
+        let name = |p: &PlatformId| self.member_name(&federation, p);
+        ProjectEntry {
+            id: *id,
+            owner: v.owner,
+            owner_name: name(&v.owner),
+            access,
+            project: v.project.clone(),
+            shares: v
+                .shares
+                .iter()
+                .map(|(p, a)| ShareEntry {
+                    platform_id: *p,
+                    name: name(p),
+                    access: *a,
+                })
+                .collect(),
+            deleted: v.deleted,
+            conflicts: Vec::new(),
+            heads: self
+                .documents
+                .get(id)
+                .map(|d| d.heads())
+                .unwrap_or_default(),
+        }
+    }
+
     fn list_projects_with_deleted(&self, federation: FederationId) -> Vec<ProjectEntry> {
         let me = self.me();
         if self.federations.get(&federation).is_none() {
             return Vec::new();
         }
-        let name = |p: &PlatformId| self.member_name(&federation, p);
         let mut entries: Vec<ProjectEntry> = self
             .documents
             .views(federation)
@@ -358,29 +412,7 @@ impl Engine {
                 View::Project(v) => access_of(v, &me).map(|access| (id, v, access)),
                 View::Export(_) => None,
             })
-            .map(|(id, v, access)| ProjectEntry {
-                id: *id,
-                owner: v.owner,
-                owner_name: name(&v.owner),
-                access,
-                project: v.project.clone(),
-                shares: v
-                    .shares
-                    .iter()
-                    .map(|(p, a)| ShareEntry {
-                        platform_id: *p,
-                        name: name(p),
-                        access: *a,
-                    })
-                    .collect(),
-                deleted: v.deleted,
-                conflicts: Vec::new(),
-                heads: self
-                    .documents
-                    .get(id)
-                    .map(|d| d.heads())
-                    .unwrap_or_default(),
-            })
+            .map(|(id, v, access)| self.entry_of(federation, id, v, access))
             .collect();
         let mut by_code: BTreeMap<String, Vec<DocId>> = BTreeMap::new();
         for e in entries.iter().filter(|e| !e.deleted) {

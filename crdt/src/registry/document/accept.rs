@@ -10,8 +10,18 @@ use super::{history, refuse_descendant, Document, Entry, Outcome, RefusedChange}
 use crate::chain::Chain;
 use crate::envelope::check::{check_against_chain, check_signature, check_sizes};
 use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck, Rejection};
-use crate::ids::ChangeHash;
+use crate::ids::{ChangeHash, RecordHash};
 use crate::registry::rules::{self, RuleInput};
+
+/// A change that passed every check on a document at `heads` under chain head
+/// `chain_head`, and the document with it applied.
+#[derive(Clone, Debug)]
+pub(super) struct Checked {
+    change: ChangeHash,
+    chain_head: RecordHash,
+    heads: Vec<automerge::ChangeHash>,
+    doc: Automerge,
+}
 
 impl Document {
     /// Runs the checks that need the dependencies, then applies the change. Everything
@@ -28,19 +38,30 @@ impl Document {
             self.deferred = false;
             self.materialise(out);
         }
+        let own = self.checked.take().filter(|c| {
+            c.change == entry.env.change_hash
+                && c.chain_head == chain.head()
+                && c.heads == self.doc.get_heads()
+        });
         let checked = if checked_before {
             // The epoch rule walks the change's history too; like a rebuild after a
             // chain change, reloading does not run it again.
-            Ok(())
+            Ok(None)
+        } else if let Some(own) = own {
+            // Passed by `check_own` on this very document a moment ago.
+            Ok(Some(own.doc))
         } else {
             self.check_sequence(&entry)
                 .and_then(|()| self.check_epoch(&entry))
                 .and_then(|()| self.check_rules(chain, &entry))
         };
-        if let Err(refusal) = checked {
-            self.refuse(&entry.env, Some(&entry.change), refusal, out);
-            return;
-        }
+        let applied = match checked {
+            Ok(applied) => applied,
+            Err(refusal) => {
+                self.refuse(&entry.env, Some(&entry.change), refusal, out);
+                return;
+            }
+        };
         let seq = entry.change.seq();
         let key = (entry.env.author, seq);
         if let Some(other) = self.seqs.get(&key).copied() {
@@ -77,7 +98,10 @@ impl Document {
             self.accepted.push(entry);
             return;
         }
-        if let Err(e) = self.doc.apply_changes([entry.change.clone()]) {
+        if let Some(doc) = applied {
+            // The checks applied it to a copy of this very document: that copy is it.
+            self.doc = doc;
+        } else if let Err(e) = self.doc.apply_changes([entry.change.clone()]) {
             let refusal = entry.env.refusal(
                 RefusalCheck::Malformed,
                 format!("Automerge cannot apply the change: {e}"),
@@ -103,7 +127,7 @@ impl Document {
     /// The refusal that receiving `env` would record. A change that would wait (for a
     /// dependency, a chain record or a frontier) is refused too: the writer builds on
     /// what it holds, so it never has to wait.
-    pub fn check_own(&self, chain: &Chain, env: &ChangeEnvelope) -> Result<(), Refusal> {
+    pub fn check_own(&mut self, chain: &Chain, env: &ChangeEnvelope) -> Result<(), Refusal> {
         check_sizes(env).and_then(|()| check_signature(env))?;
         let change = match check_against_chain(chain, env, self, || self.decode(env)) {
             Ok(change) => change,
@@ -125,14 +149,34 @@ impl Document {
             env: env.clone(),
             change,
         };
-        self.check_sequence(&entry)
+        let applied = self
+            .check_sequence(&entry)
             .and_then(|()| self.check_epoch(&entry))
-            .and_then(|()| self.check_rules(chain, &entry))
+            .and_then(|()| self.check_rules(chain, &entry))?;
+        self.checked = applied.map(|doc| {
+            Box::new(Checked {
+                change: env.change_hash,
+                chain_head: chain.head(),
+                heads: self.doc.get_heads(),
+                doc,
+            })
+        });
+        Ok(())
     }
 
     /// The author's sequence number must be one more than the number of its changes in
     /// the change's history: its changes form one line, as Automerge requires.
     fn check_sequence(&self, entry: &Entry) -> Result<(), Refusal> {
+        let seq = entry.change.seq();
+        if self.builds_on_everything(&entry.env.deps) {
+            // Every accepted change is in its history, and each author's accepted
+            // changes are numbered 1..=m: it must be m + 1.
+            let author = entry.env.author;
+            let after_last = seq == 1 || self.seqs.contains_key(&(author, seq - 1));
+            if seq >= 1 && after_last && !self.seqs.contains_key(&(author, seq)) {
+                return Ok(());
+            }
+        }
         let past = history::ancestors(&entry.env.deps, |h| self.accepted_deps(h));
         let own = past
             .iter()
@@ -143,7 +187,6 @@ impl Document {
                     .is_some_and(|e| e.env.author == entry.env.author)
             })
             .count() as u64;
-        let seq = entry.change.seq();
         if own.checked_add(1) == Some(seq) {
             Ok(())
         } else {
@@ -158,12 +201,14 @@ impl Document {
     }
 
     /// Check 8: applies the change to a fork at its dependencies and lets the rules of
-    /// the document's kind examine the patches and the result.
-    fn check_rules(&self, chain: &Chain, entry: &Entry) -> Result<(), Refusal> {
+    /// the document's kind examine the patches and the result. The fork, if it was
+    /// taken at the document's heads (the document with the change applied).
+    fn check_rules(&self, chain: &Chain, entry: &Entry) -> Result<Option<Automerge>, Refusal> {
         let refuse = |check, reason: String| entry.env.refusal(check, reason);
         let mut deps = entry.change.deps().to_vec();
         deps.sort_unstable();
-        let fork = if deps == self.doc.get_heads() {
+        let at_heads = deps == self.doc.get_heads();
+        let fork = if at_heads {
             self.doc.clone()
         } else if deps.is_empty() {
             Automerge::new()
@@ -228,7 +273,8 @@ impl Document {
             patches: &patches,
             after: &fork,
         };
-        rules::check(self.id.kind, &input).map_err(|reason| refuse(RefusalCheck::Rule, reason))
+        rules::check(self.id.kind, &input).map_err(|reason| refuse(RefusalCheck::Rule, reason))?;
+        Ok(at_heads.then_some(fork))
     }
 
     /// Removes accepted changes for good, with every accepted change that depends on

@@ -80,6 +80,20 @@ impl FrontierHistory for Snapshot {
 
 impl Document {
     /// The dependencies of an accepted change.
+    /// Whether a change with these dependencies has every accepted change in its
+    /// history: they are the document's heads. The usual case (a writer builds on all it
+    /// holds), in which the checks of its history need no walk of the graph.
+    pub(super) fn builds_on_everything(&self, deps: &[ChangeHash]) -> bool {
+        if self.deferred {
+            return false;
+        }
+        let mut heads = self.heads();
+        heads.sort_unstable();
+        let mut deps = deps.to_vec();
+        deps.sort_unstable();
+        deps == heads
+    }
+
     pub(super) fn accepted_deps(&self, hash: &ChangeHash) -> Option<&[ChangeHash]> {
         self.index
             .get(hash)

@@ -138,6 +138,10 @@ pub struct Document {
     chain_head: RecordHash,
     /// How sealed payloads are opened, for a private document.
     sealing: Option<sealing::SealingRef>,
+    /// The writer's own change as [`Document::check_own`] last passed it, with the
+    /// document it makes: receiving that change next needs neither the checks nor the
+    /// application again (each costs the whole document).
+    checked: Option<Box<accept::Checked>>,
 }
 
 impl Document {
@@ -156,6 +160,7 @@ impl Document {
             deferred: false,
             chain_head: chain.head(),
             sealing: None,
+            checked: None,
         }
     }
 

@@ -83,6 +83,13 @@ impl Document {
         let Some(SealingRef(sealing)) = &self.sealing else {
             return Ok(());
         };
+        if self.builds_on_everything(&entry.env.deps) {
+            return sealing.check_epoch(
+                &entry.env,
+                &|h| self.index.contains_key(h),
+                self.creator(),
+            );
+        }
         let past = history::ancestors(&entry.env.deps, |h| self.accepted_deps(h));
         sealing.check_epoch(&entry.env, &|h| past.contains(h), self.creator())
     }
