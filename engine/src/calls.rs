@@ -71,7 +71,8 @@ impl Engine {
         }
     }
 
-    /// The node's state as the engine knows it; the executor adds the network's counters.
+    /// The node's state as the engine knows it; the executor adds the network's and the
+    /// feed's counters.
     fn status(&self) -> NodeStatus {
         let now = self.clock.timestamp();
         let chain_only = self.federations.chain_only_peers(now);
@@ -80,17 +81,20 @@ impl Engine {
         let names = |peers: Vec<&fed_crdt::ids::PlatformId>| {
             peers.iter().map(ToString::to_string).collect()
         };
-        let relayed_documents = self
-            .federation_ids()
-            .into_iter()
-            .map(|f| self.relay.documents(f).count())
+        let federations = self.federation_ids();
+        let relayed_documents = federations
+            .iter()
+            .map(|f| self.relay.documents(*f).count())
             .sum();
+        let relayed_changes = federations.iter().map(|f| self.relay.changes(*f)).sum();
         NodeStatus {
             platform_id: self.me(),
             federations: self.federations.summaries(now),
             peers: names(peers),
             revoked_peers: names(revoked_peers),
             relayed_documents,
+            relayed_changes,
+            event_readers: 0,
             gossip_dropped: 0,
             requests_busy: 0,
         }

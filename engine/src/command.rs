@@ -26,6 +26,10 @@ pub struct NodeStatus {
     pub revoked_peers: Vec<String>,
     /// Sealed private documents held as a relay (0 on a platform).
     pub relayed_documents: usize,
+    /// The sealed changes of those documents.
+    pub relayed_changes: usize,
+    /// Readers of the change feed (`GET /v1/events`) now.
+    pub event_readers: usize,
     /// Gossip messages the network dropped because the engine was behind (anti-entropy
     /// makes up for them).
     pub gossip_dropped: u64,

@@ -161,6 +161,15 @@ impl RelayStore {
             .map(|(id, _)| id)
     }
 
+    /// How many envelopes of `federation` are held.
+    pub fn changes(&self, federation: FederationId) -> usize {
+        self.docs
+            .values()
+            .filter(|d| d.federation == Some(federation))
+            .map(|d| d.envelopes.len())
+            .sum()
+    }
+
     /// A document's heads: the changes no other change depends on.
     pub fn heads(&self, document: &DocId) -> Vec<ChangeHash> {
         let Some(doc) = self.docs.get(document) else {

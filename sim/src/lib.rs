@@ -10,7 +10,6 @@
 pub mod check;
 mod network;
 mod workload;
-pub mod world;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -21,8 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use fed_engine::testing::world::{self, World};
 use network::Event;
-use world::World;
 
 /// Virtual milliseconds between two anti-entropy rounds of a node.
 pub const TICK_MS: i64 = 10_000;

@@ -96,7 +96,9 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    /// Undoes the writes not synced, as the sled store does after a failed sync.
     fn resume(&self) -> Result<(), StoreError> {
+        self.crash();
         Ok(())
     }
 

@@ -1,4 +1,11 @@
-//! Sample data for tests of the engine and of the crates built on it.
+//! Sample data and a lossless cluster of engines, for tests of the engine and of the
+//! crates built on it (feature `testing`).
+
+pub mod cluster;
+pub mod world;
+
+pub use cluster::Cluster;
+pub use world::World;
 
 use ed25519_dalek::SigningKey;
 use fed_crdt::card::{CardFields, IdentityCard};

@@ -1,4 +1,4 @@
-//! The federation a run starts from: an administrator, the platforms' keys and cards,
+//! The federation a test or a simulated run starts from: an administrator, the platforms' keys and cards,
 //! and the signed chain that admits them all.
 
 use ed25519_dalek::SigningKey;

@@ -1,0 +1,81 @@
+//! A private document reaches its audience and nobody else; a non-member gets nothing.
+
+use fed_crdt::ids::DocId;
+use fed_crdt::registry::projects::Access;
+use fed_engine::protocol::{SyncRequest, SyncResponse};
+
+use crate::Cluster;
+
+#[test]
+fn a_private_document_reaches_its_audience_only() {
+    let mut c = Cluster::new(3);
+    c.connect_all();
+    let id = c.create_project(0, "PRIVATE");
+    assert!(c.nodes[1].engine.heads_of(&id).is_none());
+    c.share(0, id, 1, Some(Access::Read)).expect("share");
+    c.tick();
+    assert_eq!(
+        c.nodes[1].engine.heads_of(&id),
+        c.nodes[0].engine.heads_of(&id)
+    );
+    assert!(c.nodes[2].engine.heads_of(&id).is_none());
+    // Node 2 asks for it by name: the answer is that of a document that does not exist.
+    let federation = c.federation();
+    let asked = c.request(
+        0,
+        c.id(2),
+        SyncRequest::Document {
+            federation,
+            document: id,
+            heads: Vec::new(),
+        },
+    );
+    assert!(
+        matches!(&asked, Some(SyncResponse::Refused { reason }) if reason == "not a shared document"),
+        "{asked:?}"
+    );
+}
+
+#[test]
+fn a_platform_unshared_gets_no_later_change() {
+    let mut c = Cluster::new(2);
+    c.connect(0, 1);
+    let id = c.create_project(0, "UNSHARE");
+    c.share(0, id, 1, Some(Access::Read)).expect("share");
+    c.tick();
+    let seen = c.nodes[1].engine.heads_of(&id);
+    assert!(seen.is_some());
+    c.share(0, id, 1, None).expect("unshare");
+    c.describe(0, id, "after the unshare").expect("write");
+    c.tick();
+    let owner = c.nodes[0].engine.heads_of(&id);
+    assert_ne!(c.nodes[1].engine.heads_of(&id), owner);
+    assert!(!c.nodes[0].engine.audience_of(&id).contains(&c.id(1)));
+}
+
+#[test]
+fn a_non_member_is_refused_the_chain_and_every_document() {
+    let mut c = Cluster::new(1);
+    let federation = c.federation();
+    let outsider = c.world.outsider.id;
+    let head = c.world.chain.records()[0].hash();
+    let requests = [
+        SyncRequest::Chain {
+            federation,
+            after_seq: 0,
+            head,
+        },
+        SyncRequest::Document {
+            federation,
+            document: DocId::platforms_registry(&federation),
+            heads: Vec::new(),
+        },
+    ];
+    for request in requests {
+        let answer = c.request(0, outsider, request);
+        assert!(
+            matches!(answer, Some(SyncResponse::Refused { .. })),
+            "{answer:?}"
+        );
+    }
+}

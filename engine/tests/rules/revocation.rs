@@ -1,0 +1,62 @@
+//! A revoked platform keeps its past in everyone's documents, writes no more, and may
+//! fetch the chain (to learn it was revoked) and nothing else.
+
+use fed_crdt::ids::DocId;
+use fed_engine::protocol::{SyncRequest, SyncResponse};
+
+use crate::Cluster;
+
+#[test]
+fn a_revoked_platforms_past_stays_and_its_new_writes_are_refused() {
+    let mut c = Cluster::new(3);
+    c.connect_all();
+    let past = c.set_profile(1, "before").expect("write").expect("change");
+    let doc = DocId::platforms_registry(&c.federation());
+    c.revoke(1, 0).expect("the revocation is accepted");
+    c.tick();
+    for node in [0, 2] {
+        assert!(
+            c.nodes[node].engine.holds_change(&doc, &past),
+            "node {node}"
+        );
+        assert!(!c.nodes[node].members.contains(&c.id(1)));
+        assert!(c.nodes[node].chain_only.contains(&c.id(1)));
+    }
+    // It learnt of its revocation from the chain, and writes no more.
+    assert!(c.set_profile(1, "after").is_err());
+    assert!(c.nodes[0].engine.holds_change(&doc, &past));
+}
+
+#[test]
+fn a_revoked_platform_may_fetch_the_chain_only() {
+    let mut c = Cluster::new(2);
+    c.revoke(1, 0).expect("the revocation is accepted");
+    let federation = c.federation();
+    let head = c.world.chain.records()[0].hash();
+    let chain = c.request(
+        0,
+        c.id(1),
+        SyncRequest::Chain {
+            federation,
+            after_seq: 0,
+            head,
+        },
+    );
+    assert!(
+        !matches!(chain, Some(SyncResponse::Refused { .. }) | None),
+        "{chain:?}"
+    );
+    let document = c.request(
+        0,
+        c.id(1),
+        SyncRequest::Document {
+            federation,
+            document: DocId::platforms_registry(&federation),
+            heads: Vec::new(),
+        },
+    );
+    assert!(
+        matches!(document, Some(SyncResponse::Refused { .. })),
+        "{document:?}"
+    );
+}
