@@ -330,7 +330,9 @@ fn read_events(node: &TestNode, query: &str, want: usize) -> std::thread::JoinHa
 fn the_provider_learns_of_a_new_request_from_the_live_feed() {
     let p = pair();
     let feed = read_events(&p.provider, &format!("?federation={}", p.fed), 1);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until("the feed is read", || {
+        p.provider.get("/v1/status")["event_readers"] == 1
+    });
     let id = p.create();
     let events = feed.join().expect("feed");
     assert_eq!(events.len(), 1, "{events:?}");

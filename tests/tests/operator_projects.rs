@@ -105,7 +105,9 @@ fn projects_and_an_export_request_through_fedctl() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("events");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    wait_until("fedctl reads the feed", || {
+        b.get("/v1/status")["event_readers"] == 1
+    });
     let export = ok(
         &a,
         root,

@@ -424,7 +424,7 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
         mallory.request(&a, request),
         Ok(SyncResponse::Received)
     ));
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The answer comes once the push is handled, and the patch is handled after it.
     let (status, _) = a.call(
         "PATCH",
         &path,

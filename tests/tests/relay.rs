@@ -26,6 +26,12 @@ fn relayed(relay: &TestNode) -> u64 {
         .unwrap_or(0)
 }
 
+fn relayed_changes(relay: &TestNode) -> u64 {
+    relay.get("/v1/status")["relayed_changes"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
 fn list(node: &TestNode, fed: &str, what: &str) -> Vec<Value> {
     node.get(&format!("/v1/federations/{fed}/{what}"))
         .as_array()
@@ -76,10 +82,12 @@ fn two_platforms_never_online_together_exchange_through_a_relay_that_reads_nothi
         true,
     );
     assert_eq!(status, 200);
-    wait_until("the relay holds the project", || relayed(&relay) == 1);
+    // The relay holds both changes (the create and the share, pushed with its grants),
+    // then alpha goes away.
+    wait_until("the relay holds the project", || {
+        relayed(&relay) == 1 && relayed_changes(&relay) == 2
+    });
     let heads = a.get(&format!("/v1/federations/{f}/projects/{id}"))["heads"].clone();
-    // Give the relay the last push, then alpha goes away.
-    std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(a.stop(), 0);
 
     // Beta comes online with only the relay, and reads the project.
@@ -117,8 +125,10 @@ fn two_platforms_never_online_together_exchange_through_a_relay_that_reads_nothi
         true,
     );
     assert_eq!(status, 200, "{submitted}");
-    wait_until("the relay holds the request", || relayed(&relay) == 2);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Both changes of the request too (its create and its submission).
+    wait_until("the relay holds the request", || {
+        relayed(&relay) == 2 && relayed_changes(&relay) == 4
+    });
     assert_eq!(b.stop(), 0);
 
     // Alpha comes back: the request is there, readable, submitted.

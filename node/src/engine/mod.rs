@@ -331,6 +331,7 @@ impl Executor {
                         fed_engine::Answer::Status(mut status) => {
                             status.gossip_dropped = self.net.stats().gossip_dropped();
                             status.requests_busy = self.net.stats().requests_busy();
+                            status.event_readers = self.feed.receiver_count();
                             fed_engine::Answer::Status(status)
                         }
                         other => other,
