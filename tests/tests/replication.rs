@@ -28,14 +28,15 @@ fn members_converge_and_a_late_member_catches_up() {
     converge(&[&n1, &n2, &n3], &federation, admin.head());
 
     // Every platform writes its registry entry; every node ends with all three.
+    let mut expected = std::collections::BTreeMap::new();
     for (n, name) in [(&n1, "One"), (&n2, "Two"), (&n3, "Three")] {
         n.set_profile(root, &federation, name);
+        expected.insert(n.platform_id.clone(), name.to_string());
     }
-    let expected = n1.display_names(&federation);
     wait_until("the registry converges on three nodes", || {
-        [&n1, &n2, &n3].iter().all(|n| {
-            n.display_names(&federation).len() == 3 && n.display_names(&federation) == expected
-        })
+        [&n1, &n2, &n3]
+            .iter()
+            .all(|n| n.display_names(&federation) == expected)
     });
 
     // A fourth platform is admitted later, joins with the chain of that moment, and
