@@ -82,9 +82,11 @@
 //!     addresses: vec!["/ip4/10.0.0.2/tcp/4001".into()],
 //! };
 //! let now_ms = 1_800_000_060_000;
-//! let envelope = profile_change(&registry, &chain, &aphp, &profile, now_ms)
+//! let own = profile_change(&registry, &chain, &aphp, &profile, now_ms)
 //!     .unwrap()
 //!     .expect("the profile changes");
+//! // The writer runs every node's checks on its own change first, then receives it.
+//! let envelope = registry.check_own(&chain, own).expect("AP-HP may write its profile");
 //! let outcomes = registry.receive(&chain, envelope.clone());
 //! assert_eq!(outcomes, vec![Outcome::Accepted(envelope)]);
 //! assert_eq!(read_profiles(registry.automerge())[&PlatformId::from(&aphp)], profile);

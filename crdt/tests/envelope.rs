@@ -299,7 +299,8 @@ fn an_author_expired_at_the_changes_time_is_refused() {
         ms(P3_EXPIRES) - 1,
     )
     .unwrap()
-    .unwrap();
+    .unwrap()
+    .into_envelope();
     assert!(check_envelope(&chain, &before, &NoHistory).is_ok());
     // At the expiry: no longer (expiry is exclusive).
     let at = set_profile(&doc, &chain, P3, "CHU Lille", P3_EXPIRES);

@@ -44,7 +44,8 @@ fn the_whole_workflow_across_the_two_platforms() {
         ms(next_time(&requester)),
     )
     .unwrap()
-    .unwrap();
+    .unwrap()
+    .into_envelope();
     deliver(&mut requester, &chain, &env);
     deliver(&mut provider, &chain, &env);
 
@@ -69,7 +70,8 @@ fn the_whole_workflow_across_the_two_platforms() {
                 ms(next_time(&requester)),
             )
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .into_envelope();
             deliver(&mut requester, &chain, &env);
             deliver(&mut provider, &chain, &env);
         }

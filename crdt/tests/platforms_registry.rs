@@ -59,7 +59,8 @@ fn a_platform_sets_and_updates_its_own_profile() {
     updated.addresses = vec![];
     let second = profile_change(&doc, &chain, &key(P1), &updated, ms(T0 + 2_000))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .into_envelope();
     assert_eq!(second.deps, vec![first.change_hash]);
     // Making the change did not touch the document.
     assert_eq!(doc.heads(), vec![first.change_hash]);

@@ -80,14 +80,17 @@ fn doc_id() -> DocId {
 /// document and the envelopes in order.
 fn shared(chain: &Chain) -> (Document, Vec<ChangeEnvelope>) {
     let mut doc = Document::new(doc_id(), chain);
-    let (id, create) = create_project(chain, &key(P1), NONCE, &project("Cohort"), ms(NOW)).unwrap();
+    let (id, create) = create_project(chain, &key(P1), NONCE, &project("Cohort"), ms(NOW))
+        .map(|(id, own)| (id, own.into_envelope()))
+        .unwrap();
     assert_eq!(id, doc_id());
     accept(&mut doc, chain, create.clone());
     let mut envs = vec![create];
     for (seed, access) in [(P2, Access::Write), (P3, Access::Read)] {
         let env = share_project(&doc, chain, &key(P1), pid(seed), Some(access), ms(NOW + 1))
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .into_envelope();
         accept(&mut doc, chain, env.clone());
         envs.push(env);
     }
@@ -116,13 +119,15 @@ fn a_write_platform_edits_and_a_read_platform_cannot() {
     let (mut doc, _) = shared(&chain);
     let env = update_project(&doc, &chain, &key(P2), &project("Renamed"), ms(NOW + 2))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .into_envelope();
     accept(&mut doc, &chain, env);
     assert_eq!(view(&doc).project.name, "Renamed");
 
     let env = update_project(&doc, &chain, &key(P3), &project("Hijacked"), ms(NOW + 3))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .into_envelope();
     let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Rule);
     assert!(r.reason.contains("may not edit `project`"), "{r}");
     assert_eq!(view(&doc).project.name, "Renamed");
@@ -141,13 +146,15 @@ fn only_the_owner_shares_and_unshares() {
         ms(NOW + 2),
     )
     .unwrap()
-    .unwrap();
+    .unwrap()
+    .into_envelope();
     let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Rule);
     assert!(r.reason.contains("may not edit `shares`"), "{r}");
 
     let env = share_project(&doc, &chain, &key(P1), pid(P3), None, ms(NOW + 3))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .into_envelope();
     accept(&mut doc, &chain, env);
     assert!(!view(&doc).shares.contains_key(&pid(P3)));
 }
@@ -244,14 +251,16 @@ fn a_deleted_project_is_frozen_but_for_its_owner_undeleting() {
     let (mut doc, _) = shared(&chain);
     let env = delete_project(&doc, &chain, &key(P1), ms(NOW + 2))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .into_envelope();
     accept(&mut doc, &chain, env);
     assert!(view(&doc).deleted);
 
     for seed in [P1, P2] {
         let env = update_project(&doc, &chain, &key(seed), &project("Late"), ms(NOW + 3))
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .into_envelope();
         let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Rule);
         assert!(r.reason.contains("deleted project"), "{r}");
     }
@@ -264,7 +273,8 @@ fn a_deleted_project_is_frozen_but_for_its_owner_undeleting() {
         ms(NOW + 3),
     )
     .unwrap()
-    .unwrap();
+    .unwrap()
+    .into_envelope();
     refused_by(&doc.receive(&chain, env), RefusalCheck::Rule);
     let change = raw_change(doc.automerge(), &actor(P2), ms(NOW + 3), |tx| {
         tx.put(ROOT, "deleted", false).unwrap();
@@ -283,8 +293,9 @@ fn a_deleted_project_is_frozen_but_for_its_owner_undeleting() {
 #[test]
 fn a_platform_without_write_projects_is_refused() {
     let chain = chain();
-    let (id, env) =
-        create_project(&chain, &key(READER), NONCE, &project("Cohort"), ms(NOW)).unwrap();
+    let (id, env) = create_project(&chain, &key(READER), NONCE, &project("Cohort"), ms(NOW))
+        .map(|(id, own)| (id, own.into_envelope()))
+        .unwrap();
     let mut doc = Document::new(id, &chain);
     let r = refused_by(&doc.receive(&chain, env), RefusalCheck::Right);
     assert!(r.reason.contains("write_projects"), "{r}");
@@ -296,16 +307,19 @@ fn three_documents_converge_whatever_the_order() {
     let (mut doc, mut envs) = shared(&chain);
     let edit = update_project(&doc, &chain, &key(P2), &project("By P2"), ms(NOW + 2))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .into_envelope();
     accept(&mut doc, &chain, edit.clone());
     envs.push(edit);
     let refused = update_project(&doc, &chain, &key(P3), &project("By P3"), ms(NOW + 3))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .into_envelope();
     envs.push(refused);
     let unshare = share_project(&doc, &chain, &key(P1), pid(P3), None, ms(NOW + 4))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .into_envelope();
     envs.push(unshare);
 
     let views: Vec<_> = [1u64, 2, 3]
@@ -349,8 +363,9 @@ fn rival_creation(chain: &Chain, seed: u8, nonce: [u8; 16]) -> ChangeEnvelope {
 #[test]
 fn a_member_cannot_create_a_project_under_another_owners_id() {
     let chain = chain();
-    let (real_id, real) =
-        create_project(&chain, &key(P1), NONCE, &project("Cohort"), ms(NOW)).unwrap();
+    let (real_id, real) = create_project(&chain, &key(P1), NONCE, &project("Cohort"), ms(NOW))
+        .map(|(id, own)| (id, own.into_envelope()))
+        .unwrap();
     assert_eq!(real_id, doc_id());
     for nonce in [NONCE, [8; 16]] {
         for rival_first in [true, false] {
@@ -388,8 +403,12 @@ fn the_nonce_never_changes() {
 #[test]
 fn the_owners_double_creation_is_refused_as_a_pair_in_any_order() {
     let chain = chain();
-    let (_, first) = create_project(&chain, &key(P1), NONCE, &project("First"), ms(NOW)).unwrap();
-    let (_, second) = create_project(&chain, &key(P1), NONCE, &project("Second"), ms(NOW)).unwrap();
+    let (_, first) = create_project(&chain, &key(P1), NONCE, &project("First"), ms(NOW))
+        .map(|(id, own)| (id, own.into_envelope()))
+        .unwrap();
+    let (_, second) = create_project(&chain, &key(P1), NONCE, &project("Second"), ms(NOW))
+        .map(|(id, own)| (id, own.into_envelope()))
+        .unwrap();
     assert_ne!(first.change_hash, second.change_hash);
     let mut on_first = Document::new(doc_id(), &chain);
     accept(&mut on_first, &chain, first.clone());
@@ -402,7 +421,8 @@ fn the_owners_double_creation_is_refused_as_a_pair_in_any_order() {
         ms(NOW + 1),
     )
     .unwrap()
-    .unwrap();
+    .unwrap()
+    .into_envelope();
     let envs = [first.clone(), second.clone(), share.clone()];
     let orders = [
         [0, 1, 2],
@@ -429,4 +449,76 @@ fn the_owners_double_creation_is_refused_as_a_pair_in_any_order() {
         assert!(doc.refusals().any(|r| r.change_hash == share.change_hash));
         assert!(read_project(doc_id(), doc.automerge()).is_none());
     }
+}
+
+/// The writer's own check runs on the copy its change was made on; it must reach the
+/// verdict every other node reaches by applying the envelope, and the copy it keeps
+/// must be the document those nodes hold.
+#[test]
+fn the_writers_own_check_agrees_with_every_other_node() {
+    let chain = chain();
+    let (mut writer, envs) = shared(&chain);
+    let mut other = Document::new(doc_id(), &chain);
+    for env in &envs {
+        accept(&mut other, &chain, env.clone());
+    }
+    for i in 0..20u64 {
+        let own = update_project(
+            &writer,
+            &chain,
+            &key(P2),
+            &project(&format!("Rev {i}")),
+            ms(NOW + 2 + i),
+        )
+        .unwrap()
+        .expect("a change");
+        let env = writer.check_own(&chain, own).expect("P2 may write");
+        assert_eq!(
+            accepted(&writer.receive(&chain, env.clone())),
+            [env.change_hash]
+        );
+        assert_eq!(
+            accepted(&other.receive(&chain, env.clone())),
+            [env.change_hash]
+        );
+    }
+    assert_eq!(writer.heads(), other.heads());
+    assert_eq!(view(&writer), view(&other));
+    // The kept copy saves and loads like the document built by applying changes.
+    let reloaded = automerge::Automerge::load(&writer.automerge().save()).expect("loads");
+    assert_eq!(reloaded.get_heads(), other.automerge().get_heads());
+
+    // A read-only platform's edit: refused by its own check as by any other node.
+    let own = update_project(&writer, &chain, &key(P3), &project("Hijack"), ms(NOW + 30))
+        .unwrap()
+        .expect("a change");
+    let env = own.envelope().clone();
+    let mine = writer.check_own(&chain, own).expect_err("P3 may not edit");
+    let theirs = refused_by(&other.receive(&chain, env), RefusalCheck::Rule);
+    assert_eq!((mine.check, &mine.reason), (theirs.check, &theirs.reason));
+    assert_eq!(view(&writer).project.name, "Rev 19");
+}
+
+/// A change made on an older state of the document (another platform's change arrived
+/// in between) is checked in full, on a fork at its dependencies.
+#[test]
+fn an_own_change_made_before_another_arrived_is_checked_in_full() {
+    let chain = chain();
+    let (mut doc, _) = shared(&chain);
+    let own = update_project(&doc, &chain, &key(P2), &project("By P2"), ms(NOW + 2))
+        .unwrap()
+        .expect("a change");
+    let between = share_project(&doc, &chain, &key(P1), pid(P3), None, ms(NOW + 3))
+        .unwrap()
+        .expect("a change")
+        .into_envelope();
+    accept(&mut doc, &chain, between);
+    let env = doc.check_own(&chain, own).expect("still valid");
+    assert_eq!(
+        accepted(&doc.receive(&chain, env.clone())),
+        [env.change_hash]
+    );
+    let v = view(&doc);
+    assert_eq!(v.project.name, "By P2");
+    assert!(!v.shares.contains_key(&pid(P3)));
 }

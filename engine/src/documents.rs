@@ -13,7 +13,7 @@ use fed_crdt::chain::Chain;
 use fed_crdt::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
 use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::registry::document::Sealing;
-use fed_crdt::registry::{Document, Outcome};
+use fed_crdt::registry::{Document, Outcome, OwnChange};
 use serde::Serialize;
 use tracing::{debug, error, warn};
 
@@ -106,6 +106,9 @@ pub struct Documents {
     /// Documents written to the store since [`Documents::take_written`] was last called:
     /// their writes are not durable until the engine's next sync.
     written: Vec<Written>,
+    /// The new document on which [`Documents::check_own`] last passed a creation: it
+    /// holds the checked result, so receiving the creation next does not redo it.
+    fresh: Option<Document>,
 }
 
 /// A document written since the engine's last sync request, with the changes accepted
@@ -126,6 +129,7 @@ impl Documents {
             stale: BTreeMap::new(),
             unstored: std::collections::HashSet::new(),
             written: Vec::new(),
+            fresh: None,
         }
     }
 
@@ -335,7 +339,10 @@ impl Documents {
                 .values()
                 .filter(|d| d.federation() == federation && d.id().kind != DocKind::Platforms)
                 .count();
-            let mut new = self.empty(id, chain);
+            let mut new = match self.fresh.take() {
+                Some(fresh) if fresh.id() == id && fresh.federation() == federation => fresh,
+                _ => self.empty(id, chain),
+            };
             let mut outcomes = new.receive(chain, env);
             if id.kind != DocKind::Platforms && held < self.max_documents {
                 if outcomes
@@ -379,12 +386,23 @@ impl Documents {
     /// # Errors
     ///
     /// [`EngineError::Refused`] naming the check and the reason.
-    pub fn check_own(&mut self, chain: &Chain, env: &ChangeEnvelope) -> Result<(), EngineError> {
-        let refusal = match self.docs.get_mut(&env.document) {
-            Some(doc) => doc.check_own(chain, env),
-            None => self.empty(env.document, chain).check_own(chain, env),
+    pub fn check_own(
+        &mut self,
+        chain: &Chain,
+        own: OwnChange,
+    ) -> Result<ChangeEnvelope, EngineError> {
+        let document = own.envelope().document;
+        let checked = match self.docs.get_mut(&document) {
+            Some(doc) => doc.check_own(chain, own),
+            None => {
+                // A creation: the document that checked it is the one to receive it.
+                let mut fresh = self.empty(document, chain);
+                let checked = fresh.check_own(chain, own);
+                self.fresh = checked.is_ok().then_some(fresh);
+                checked
+            }
         };
-        refusal.map_err(|r| EngineError::Refused(format!("{}: {}", r.check.name(), r.reason)))
+        checked.map_err(|r| EngineError::Refused(format!("{}: {}", r.check.name(), r.reason)))
     }
 
     /// Checks an envelope that must not be kept whatever the outcome (a private document

@@ -42,6 +42,7 @@ fn a_private_document_over_the_limit_is_refused_and_not_kept() {
     let mut ids = Vec::new();
     for (i, code) in ["A", "B", "C"].iter().enumerate() {
         let (id, env) = create_project(&chain, &owner, [i as u8; 16], &project(code), now_ms())
+            .map(|(id, own)| (id, own.into_envelope()))
             .expect("project");
         let received = docs.receive(&chain, env).expect("stored");
         ids.push((id, received));
@@ -68,8 +69,9 @@ fn private_heads_name_a_document_only_to_its_audience() {
     let store = Arc::new(MemoryStore::default());
     let mut docs = Documents::new(store.clone());
     docs.open(&chain).expect("open");
-    let (id, env) =
-        create_project(&chain, &owner, [7; 16], &project("P"), now_ms()).expect("project");
+    let (id, env) = create_project(&chain, &owner, [7; 16], &project("P"), now_ms())
+        .map(|(id, own)| (id, own.into_envelope()))
+        .expect("project");
     docs.receive(&chain, env).expect("stored");
     assert_eq!(id.kind, DocKind::Project);
     let fed = chain.federation();
@@ -86,7 +88,8 @@ fn private_heads_name_a_document_only_to_its_audience() {
         now_ms() + 1,
     )
     .expect("share")
-    .expect("a change");
+    .expect("a change")
+    .into_envelope();
     docs.take_feed();
     docs.receive(&chain, share.clone()).expect("stored");
     let listed = docs.private_heads_for(fed, &other_id, &chain);

@@ -27,7 +27,9 @@ fn sealed_history() -> (Chain, Vec<ChangeEnvelope>) {
         name: "Relayed".into(),
         ..Project::default()
     };
-    let (id, first) = create_project(&chain, &owner, [1; 16], &project, now_ms(0)).expect("create");
+    let (id, first) = create_project(&chain, &owner, [1; 16], &project, now_ms(0))
+        .map(|(id, own)| (id, own.into_envelope()))
+        .expect("create");
     let mut doc = Document::new(id, &chain);
     doc.receive(&chain, first.clone());
     let mut plain = vec![first];
@@ -38,7 +40,8 @@ fn sealed_history() -> (Chain, Vec<ChangeEnvelope>) {
         };
         let env = update_project(&doc, &chain, &owner, &next, now_ms(i as i64 + 1))
             .expect("update")
-            .expect("a change");
+            .expect("a change")
+            .into_envelope();
         doc.receive(&chain, env.clone());
         plain.push(env);
     }

@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
+use fed_crdt::registry::OwnChange;
 use fed_crdt::seal::KeyGrant;
 
 use super::{Effect, Engine, EngineError, FetchKind, Purpose};
@@ -31,25 +32,26 @@ impl Engine {
     /// [`EngineError::Refused`] if our own checks refuse it, [`EngineError::Store`].
     pub(super) fn commit_local(
         &mut self,
-        env: ChangeEnvelope,
+        own: OwnChange,
         grants: Vec<KeyGrant>,
     ) -> Result<ChangeHash, EngineError> {
-        let federation = env.federation;
+        let federation = own.envelope().federation;
+        let document = own.envelope().document;
         let chain = self
             .federations
             .get(&federation)
             .ok_or(EngineError::UnknownFederation(federation))?;
         let mut audience: BTreeSet<PlatformId> = self
             .documents
-            .view(&env.document)
+            .view(&document)
             .map(|v| v.audience(chain))
             .unwrap_or_default();
-        let change = env.change_hash;
+        let change = own.envelope().change_hash;
         self.check_may_write(&federation)?;
         // The same checks every node will run, on our own change, before anything is
         // stored: a change this node would refuse is answered, never recorded (the
         // refusal log is for what other platforms send).
-        self.documents.check_own(chain, &env)?;
+        let env = self.documents.check_own(chain, own)?;
         let received = self.documents.receive(chain, env.clone())?;
         self.note_controller(&env.document);
         if let Some(refusal) = received.refused.iter().find(|r| r.change_hash == change) {
@@ -123,15 +125,15 @@ impl Engine {
     /// with neither a change nor a target.
     pub(super) fn commit_or_keep(
         &mut self,
-        envelope: Option<ChangeEnvelope>,
+        envelope: Option<OwnChange>,
         target: Option<DocId>,
         grants: Vec<KeyGrant>,
     ) -> Result<(DocId, Option<ChangeHash>), EngineError> {
         match (envelope, target) {
-            (Some(env), _) => {
-                let id = env.document;
-                let env = self.seal_local(env)?;
-                let hash = self.commit_local(env, grants)?;
+            (Some(own), _) => {
+                let id = own.envelope().document;
+                let own = self.seal_local(own)?;
+                let hash = self.commit_local(own, grants)?;
                 Ok((id, Some(hash)))
             }
             (None, Some(id)) => Ok((id, None)),

@@ -34,7 +34,7 @@ impl Engine {
             return;
         }
         let now_ms = self.clock.millis;
-        let acks: Vec<fed_crdt::envelope::ChangeEnvelope> = self
+        let acks: Vec<fed_crdt::registry::OwnChange> = self
             .documents
             .authored_by(federation, &revoked)
             .into_iter()
@@ -50,7 +50,7 @@ impl Engine {
             })
             .collect();
         for ack in acks {
-            let doc = ack.document;
+            let doc = ack.envelope().document;
             let committed = match self.seal_local(ack) {
                 Ok(sealed) => self.commit_local(sealed, Vec::new()).map(|_| ()),
                 Err(e) => Err(e),

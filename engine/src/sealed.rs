@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{ChangeHash, DocId, DocKind, EncryptionKey, FederationId, PlatformId};
+use fed_crdt::registry::OwnChange;
 use fed_crdt::seal::{is_sealed, seal_envelope, sealed_epoch, EpochKey, KeyGrant};
 use tracing::{debug, info, warn};
 
@@ -111,21 +112,18 @@ impl Engine {
     /// # Errors
     ///
     /// [`EngineError::Invalid`] if this platform holds no key of the document.
-    pub(super) fn seal_local(
-        &mut self,
-        env: ChangeEnvelope,
-    ) -> Result<ChangeEnvelope, EngineError> {
-        if env.document.kind == DocKind::Platforms {
-            return Ok(env);
+    pub(super) fn seal_local(&mut self, own: OwnChange) -> Result<OwnChange, EngineError> {
+        let document = own.envelope().document;
+        if document.kind == DocKind::Platforms {
+            return Ok(own);
         }
-        let (epoch, key) = self.keys.current(&env.document).ok_or_else(|| {
+        let (epoch, key) = self.keys.current(&document).ok_or_else(|| {
             EngineError::Invalid(format!(
-                "this platform holds no key of {}; it cannot write to it",
-                env.document
+                "this platform holds no key of {document}; it cannot write to it"
             ))
         })?;
         let nonce = crate::random(&mut self.rng);
-        Ok(seal_envelope(env, &self.signing, &key, epoch, nonce))
+        Ok(own.map_envelope(|env| seal_envelope(env, &self.signing, &key, epoch, nonce)))
     }
 
     /// Takes key grants from a peer, records the refusal of those that do not check, and

@@ -232,7 +232,8 @@ impl Sim {
             profile_change(&doc, &chain, &signing, &profile, now)
                 .ok()
                 .flatten()
-                .map(|mut env| {
+                .map(|own| {
+                    let mut env = own.into_envelope();
                     env.author = victim;
                     env
                 })
@@ -245,7 +246,7 @@ impl Sim {
             };
             create_project(&chain, &signing, nonce, &project, now)
                 .ok()
-                .map(|(_, env)| env)
+                .map(|(_, own)| own.into_envelope())
         };
         self.probe_from_outsider();
         let Some(env) = forged else {

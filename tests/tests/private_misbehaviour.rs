@@ -253,7 +253,8 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
     let now = now_ms();
     let plain_edit = update_project(&doc, &chain, &mallory.key, &hijacked, now)
         .expect("built")
-        .expect("a change");
+        .expect("a change")
+        .into_envelope();
     let edit = seal(plain_edit.clone(), 0);
     let self_share = share_project(
         &doc,
@@ -264,12 +265,14 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
         now,
     )
     .expect("built")
-    .expect("a change");
+    .expect("a change")
+    .into_envelope();
     let self_share = seal(self_share, 0);
     let delete = seal(
         delete_project(&doc, &chain, &mallory.key, now)
             .expect("built")
-            .expect("a change"),
+            .expect("a change")
+            .into_envelope(),
         0,
     );
     for env in [&edit, &self_share, &delete] {
@@ -302,7 +305,8 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
     renamed.name = "Renamed by Mallory".into();
     let plain = update_project(&doc, &chain, &mallory.key, &renamed, now_ms())
         .expect("built")
-        .expect("a change");
+        .expect("a change")
+        .into_envelope();
     // In the clear: a private document's payload must be sealed.
     push_refused(&mallory, &[&a, &b], &plain, "decrypt");
     // Tampered ciphertext, signed again by Mallory: the AEAD tag fails.
@@ -386,7 +390,8 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
     again.description = "after the unshare".into();
     let after = update_project(&doc, &chain, &mallory.key, &again, now_ms())
         .expect("built")
-        .expect("a change");
+        .expect("a change")
+        .into_envelope();
     let replayed = seal(after.clone(), 0);
     push_refused(&mallory, &[&a], &replayed, "epoch");
     push(&mallory, &[&a], &seal(after, 1));
@@ -479,6 +484,7 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
         &request,
         now_ms(),
     )
+    .map(|(id, own)| (id, own.into_envelope()))
     .expect("a valid request");
     let export_key = EpochKey(rand::random());
     let export_grant = KeyGrant::new(

@@ -1,9 +1,10 @@
 //! Making this platform's own changes: built on a copy of a document under the author's
 //! actor id, then sealed citing the chain's head. The document itself is not touched; the
-//! caller feeds the envelope back through `Document::receive` like any other.
+//! caller checks the [`OwnChange`] with `Document::check_own` and then feeds its envelope
+//! through `Document::receive` like any other.
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{ActorId, Automerge, AutomergeError, ReadDoc};
+use automerge::{ActorId, Automerge, AutomergeError, Patch, PatchLog, ReadDoc};
 use ed25519_dalek::SigningKey;
 
 use crate::chain::Chain;
@@ -36,6 +37,74 @@ macro_rules! clock_behind_error {
 
 clock_behind_error!(ProfileError, ProjectError, ExportError);
 
+/// One of this platform's own changes: its signed envelope, and the copy of the document
+/// it was made on with the change in it.
+///
+/// The copy is what spares the writer's node a second application: applying a change
+/// costs Automerge a walk of the edited object's whole history (every value a key ever
+/// had), while the transaction that made it did not. `Document::check_own` runs the
+/// rules on the copy and, when the change is accepted, the copy becomes the document.
+#[derive(Clone, Debug)]
+pub struct OwnChange {
+    envelope: ChangeEnvelope,
+    made: Option<Box<Made>>,
+}
+
+/// The document a change was made on, with it.
+#[derive(Clone, Debug)]
+pub(crate) struct Made {
+    /// The heads of the document the change was made on: its dependencies.
+    pub(crate) base: Vec<automerge::ChangeHash>,
+    /// That document with the change applied.
+    pub(crate) after: Automerge,
+    /// What the change did, as the transaction logged it.
+    pub(crate) patches: Vec<Patch>,
+}
+
+impl OwnChange {
+    /// The signed envelope.
+    pub fn envelope(&self) -> &ChangeEnvelope {
+        &self.envelope
+    }
+
+    /// The signed envelope, for sending or storing.
+    pub fn into_envelope(self) -> ChangeEnvelope {
+        self.envelope
+    }
+
+    /// Replaces the envelope with another form of the same change (its payload sealed
+    /// under the document's epoch key, say). A different change loses the copy: it is
+    /// checked like a change from anyone else.
+    #[must_use]
+    pub fn map_envelope(self, f: impl FnOnce(ChangeEnvelope) -> ChangeEnvelope) -> OwnChange {
+        let hash = self.envelope.change_hash;
+        let envelope = f(self.envelope);
+        let made = self.made.filter(|_| envelope.change_hash == hash);
+        OwnChange { envelope, made }
+    }
+
+    /// The copy of the document with the change, if it was kept.
+    pub(crate) fn take_made(&mut self) -> Option<Box<Made>> {
+        self.made.take()
+    }
+}
+
+impl From<ChangeEnvelope> for OwnChange {
+    /// An envelope made elsewhere (no copy of the document): checked in full.
+    fn from(envelope: ChangeEnvelope) -> OwnChange {
+        OwnChange {
+            envelope,
+            made: None,
+        }
+    }
+}
+
+impl From<OwnChange> for ChangeEnvelope {
+    fn from(own: OwnChange) -> ChangeEnvelope {
+        own.envelope
+    }
+}
+
 /// Applies `edit` in one transaction on a copy of `base` and seals the resulting change,
 /// refusing a clock behind the chain's head (every node would refuse a change dated
 /// before the record it cites). `Ok(None)` if the edit changed nothing.
@@ -46,7 +115,7 @@ pub(crate) fn seal_change<E, F>(
     author_key: &SigningKey,
     now_ms: i64,
     edit: F,
-) -> Result<Option<ChangeEnvelope>, E>
+) -> Result<Option<OwnChange>, E>
 where
     E: From<AutomergeError> + ClockBehind,
     F: FnOnce(&mut Transaction<'_>) -> Result<(), E>,
@@ -58,15 +127,29 @@ where
     let author = PlatformId::from(author_key);
     let mut doc = base.clone();
     doc.set_actor(ActorId::from(&author.as_bytes()[..]));
-    let mut tx = doc.transaction();
+    let base_heads = doc.get_heads();
+    let mut tx = doc
+        .transaction_log_patches(PatchLog::active())
+        .map_err(AutomergeError::from)?;
     edit(&mut tx)?;
     if tx.pending_ops() == 0 {
         tx.rollback();
         return Ok(None);
     }
-    let (hash, _) = tx.commit_with(CommitOptions::default().with_time(now_ms));
-    let change = hash.and_then(|h| doc.get_change_by_hash(&h));
-    Ok(change.map(|change| seal_at_head(author_key, chain, document, &change)))
+    let (hash, mut log) = tx.commit_with(CommitOptions::default().with_time(now_ms));
+    let Some(change) = hash.and_then(|h| doc.get_change_by_hash(&h)) else {
+        return Ok(None);
+    };
+    let envelope = seal_at_head(author_key, chain, document, &change);
+    let patches = doc.make_patches(&mut log);
+    Ok(Some(OwnChange {
+        envelope,
+        made: Some(Box::new(Made {
+            base: base_heads,
+            after: doc,
+            patches,
+        })),
+    }))
 }
 
 /// The envelope of `change`, signed by `author_key`, citing the chain's head.
@@ -99,7 +182,7 @@ pub fn acknowledge_revocation(
     document: DocId,
     author_key: &SigningKey,
     now_ms: i64,
-) -> Option<ChangeEnvelope> {
+) -> Option<OwnChange> {
     if base.get_heads().is_empty() || clock_behind(chain, now_ms) {
         return None;
     }
@@ -108,5 +191,5 @@ pub fn acknowledge_revocation(
     doc.set_actor(ActorId::from(&author.as_bytes()[..]));
     let hash = doc.empty_commit(CommitOptions::default().with_time(now_ms));
     let change = doc.get_change_by_hash(&hash)?;
-    Some(seal_at_head(author_key, chain, document, &change))
+    Some(seal_at_head(author_key, chain, document, &change).into())
 }

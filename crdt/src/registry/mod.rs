@@ -22,4 +22,4 @@ pub mod projects;
 mod rules;
 
 pub use document::{Document, Loaded, Outcome};
-pub use local::acknowledge_revocation;
+pub use local::{acknowledge_revocation, OwnChange};

@@ -19,14 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::card::{check_multiline_text, check_text};
 use crate::chain::Chain;
-use crate::envelope::ChangeEnvelope;
 use crate::error::ProfileError;
 use crate::ids::{DocKind, PlatformId};
 use crate::limits::{
     MAX_NAME_BYTES, MAX_PROFILE_ADDRESSES, MAX_PROFILE_ADDRESS_BYTES, MAX_PROFILE_CONTACT_BYTES,
     MAX_PROFILE_DESCRIPTION_BYTES,
 };
-use crate::registry::local;
+use crate::registry::local::{self, OwnChange};
 use crate::registry::Document;
 
 /// The four fields of a profile, as written in the registry.
@@ -191,7 +190,7 @@ pub fn profile_change(
     author_key: &SigningKey,
     profile: &PlatformProfile,
     now_ms: i64,
-) -> Result<Option<ChangeEnvelope>, ProfileError> {
+) -> Result<Option<OwnChange>, ProfileError> {
     if document.id().kind != DocKind::Platforms {
         return Err(ProfileError::NotPlatformsRegistry {
             document: document.id(),

@@ -64,6 +64,7 @@ pub fn creation(chain: &Chain, request: &ExportRequest) -> ChangeEnvelope {
         request,
         ms(NOW),
     )
+    .map(|(id, own)| (id, own.into_envelope()))
     .expect("a valid request");
     assert_eq!(id, export_id());
     env
@@ -103,6 +104,7 @@ pub fn transition(to: ExportState) -> Transition {
 pub fn step(doc: &Document, chain: &Chain, seed: u8, to: ExportState, at: u64) -> ChangeEnvelope {
     transition_export(doc, chain, &key(seed), &transition(to), ms(at))
         .unwrap_or_else(|e| panic!("{to} by {seed} should be allowed: {e}"))
+        .into_envelope()
 }
 
 /// Takes each step in turn, accepting each, one second after the document's previous

@@ -117,6 +117,7 @@ pub fn set_profile(doc: &Document, chain: &Chain, seed: u8, name: &str, at: u64)
     profile_change(doc, chain, &key(seed), &profile(name), ms(at))
         .expect("valid profile")
         .expect("something changes")
+        .into_envelope()
 }
 
 /// A change made on a copy of `base` under any actor id, with any edit: what an attacker

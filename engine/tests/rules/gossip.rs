@@ -30,6 +30,7 @@ fn profile_by(c: &Cluster, signer: usize, text: &str) -> ChangeEnvelope {
     )
     .expect("a profile change")
     .expect("something changes")
+    .into_envelope()
 }
 
 fn announce(env: &ChangeEnvelope) -> Vec<u8> {
@@ -113,6 +114,7 @@ fn a_private_documents_change_never_travels_by_gossip() {
         &project,
         c.now.millis,
     )
+    .map(|(id, own)| (id, own.into_envelope()))
     .expect("a project");
     assert_eq!(c.gossip(0, c.id(1), announce(&env)), Some(Verdict::Reject));
     assert!(!c.nodes[0]

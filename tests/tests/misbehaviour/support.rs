@@ -268,6 +268,7 @@ pub fn own_profile(doc: &Document, chain: &Chain, key: &SigningKey, name: &str) 
     profile_change(doc, chain, key, &profile(name), now_ms())
         .expect("valid profile")
         .expect("something changes")
+        .into_envelope()
 }
 
 /// A change on a copy of `base` under any actor id, with any edit: what an attacker can

@@ -4,20 +4,22 @@
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use automerge::{Automerge, ReadDoc};
+use automerge::{Automerge, Change, ReadDoc};
 
 use super::{history, refuse_descendant, Document, Entry, Outcome, RefusedChange};
 use crate::chain::Chain;
 use crate::envelope::check::{check_against_chain, check_signature, check_sizes};
 use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck, Rejection};
 use crate::ids::{ChangeHash, RecordHash};
+use crate::registry::local::OwnChange;
 use crate::registry::rules::{self, RuleInput};
 
 /// A change that passed every check on a document at `heads` under chain head
 /// `chain_head`, and the document with it applied.
 #[derive(Clone, Debug)]
 pub(super) struct Checked {
-    change: ChangeHash,
+    envelope: ChangeEnvelope,
+    change: Change,
     chain_head: RecordHash,
     heads: Vec<automerge::ChangeHash>,
     doc: Automerge,
@@ -39,7 +41,7 @@ impl Document {
             self.materialise(out);
         }
         let own = self.checked.take().filter(|c| {
-            c.change == entry.env.change_hash
+            c.envelope == entry.env
                 && c.chain_head == chain.head()
                 && c.heads == self.doc.get_heads()
         });
@@ -118,18 +120,29 @@ impl Document {
         self.accepted.push(entry);
     }
 
-    /// Every check [`Document::receive`] would run on `env`, without changing anything:
-    /// the writer's check of its own change before it is stored or sent, so that a
-    /// change its own node would refuse is answered to the writer and never recorded.
+    /// Every check [`Document::receive`] would run on `own`, without changing anything
+    /// but a cache: the writer's check of its own change before it is stored or sent, so
+    /// that a change its own node would refuse is answered to the writer and never
+    /// recorded. Returns the envelope to store, send and receive.
+    ///
+    /// The rules run on the copy of the document the change was made on when that copy
+    /// is of this document as it is now; the checked copy and the decoded change are kept
+    /// so that receiving the same envelope next neither decodes nor applies it again.
     ///
     /// # Errors
     ///
-    /// The refusal that receiving `env` would record. A change that would wait (for a
-    /// dependency, a chain record or a frontier) is refused too: the writer builds on
-    /// what it holds, so it never has to wait.
-    pub fn check_own(&mut self, chain: &Chain, env: &ChangeEnvelope) -> Result<(), Refusal> {
-        check_sizes(env).and_then(|()| check_signature(env))?;
-        let change = match check_against_chain(chain, env, self, || self.decode(env)) {
+    /// The refusal that receiving the envelope would record. A change that would wait
+    /// (for a dependency, a chain record or a frontier) is refused too: the writer
+    /// builds on what it holds, so it never has to wait.
+    pub fn check_own(
+        &mut self,
+        chain: &Chain,
+        mut own: OwnChange,
+    ) -> Result<ChangeEnvelope, Refusal> {
+        let made = own.take_made();
+        let env = own.into_envelope();
+        check_sizes(&env).and_then(|()| check_signature(&env))?;
+        let change = match check_against_chain(chain, &env, self, || self.decode(&env)) {
             Ok(change) => change,
             Err(Rejection::Refused(refusal)) => return Err(refusal),
             Err(Rejection::Waiting(_)) => {
@@ -145,23 +158,46 @@ impl Document {
                 format!("depends on change {dep}, which this document has not accepted"),
             ));
         }
-        let entry = Entry {
-            env: env.clone(),
-            change,
+        let entry = Entry { env, change };
+        self.check_sequence(&entry)
+            .and_then(|()| self.check_epoch(&entry))?;
+        let heads = self.doc.get_heads();
+        let made = made.filter(|m| {
+            let mut deps = entry.change.deps().to_vec();
+            deps.sort_unstable();
+            m.base == heads && deps == heads
+        });
+        let applied = match made {
+            Some(made) => {
+                self.check_fields(chain, &entry, &made.base, &made.patches, &made.after)?;
+                Some(made.after)
+            }
+            None => self.check_rules(chain, &entry)?,
         };
-        let applied = self
-            .check_sequence(&entry)
-            .and_then(|()| self.check_epoch(&entry))
-            .and_then(|()| self.check_rules(chain, &entry))?;
+        let Entry { env, change } = entry;
         self.checked = applied.map(|doc| {
             Box::new(Checked {
-                change: env.change_hash,
+                envelope: env.clone(),
+                change,
                 chain_head: chain.head(),
-                heads: self.doc.get_heads(),
+                heads,
                 doc,
             })
         });
-        Ok(())
+        Ok(env)
+    }
+
+    /// The decoded change of `env` if [`Document::check_own`] passed this very envelope
+    /// against this chain on this document as it is.
+    pub(super) fn checked_own(&self, chain: &Chain, env: &ChangeEnvelope) -> Option<Change> {
+        self.checked
+            .as_ref()
+            .filter(|c| {
+                c.envelope == *env
+                    && c.chain_head == chain.head()
+                    && c.heads == self.doc.get_heads()
+            })
+            .map(|c| c.change.clone())
     }
 
     /// The author's sequence number must be one more than the number of its changes in
@@ -263,18 +299,32 @@ impl Document {
             };
         let after = fork.get_heads();
         let patches = fork.diff(&before, &after);
+        self.check_fields(chain, entry, &before, &patches, &fork)?;
+        Ok(at_heads.then_some(fork))
+    }
+
+    /// The rules of the document's kind, on what the change did (`patches`, from
+    /// `before`) and the document it made (`after`).
+    fn check_fields(
+        &self,
+        chain: &Chain,
+        entry: &Entry,
+        before: &[automerge::ChangeHash],
+        patches: &[automerge::Patch],
+        after: &Automerge,
+    ) -> Result<(), Refusal> {
         let input = RuleInput {
             document: self.id,
             author: entry.env.author,
             time_ms: entry.change.timestamp(),
             chain,
             cited_seq: entry.env.cited_seq,
-            before: &before,
-            patches: &patches,
-            after: &fork,
+            before,
+            patches,
+            after,
         };
-        rules::check(self.id.kind, &input).map_err(|reason| refuse(RefusalCheck::Rule, reason))?;
-        Ok(at_heads.then_some(fork))
+        rules::check(self.id.kind, &input)
+            .map_err(|reason| entry.env.refusal(RefusalCheck::Rule, reason))
     }
 
     /// Removes accepted changes for good, with every accepted change that depends on

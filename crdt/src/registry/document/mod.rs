@@ -288,10 +288,14 @@ impl Document {
             ));
             return;
         }
-        let checked = check_sizes(&env)
-            .and_then(|()| check_signature(&env))
-            .map_err(Rejection::Refused)
-            .and_then(|()| check_against_chain(chain, &env, self, || self.decode(&env)));
+        let checked = match self.checked_own(chain, &env) {
+            // This node's own change, which `check_own` passed a moment ago.
+            Some(change) => Ok(change),
+            None => check_sizes(&env)
+                .and_then(|()| check_signature(&env))
+                .map_err(Rejection::Refused)
+                .and_then(|()| check_against_chain(chain, &env, self, || self.decode(&env))),
+        };
         match checked {
             Ok(change) => self.place(chain, env, change, true, out),
             Err(Rejection::Waiting(Wait::Chain { .. })) => self.wait(

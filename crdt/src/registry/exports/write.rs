@@ -14,11 +14,10 @@ use super::{
     ExportState, ExportView, Party, Transition,
 };
 use crate::chain::Chain;
-use crate::envelope::ChangeEnvelope;
 use crate::error::ExportError;
 use crate::ids::{DocId, DocKind, PlatformId};
 use crate::limits::MAX_EXPORT_HISTORY;
-use crate::registry::local::seal_change;
+use crate::registry::local::{seal_change, OwnChange};
 use crate::registry::Document;
 
 /// Makes the signed change by which `requester_key`'s platform asks `provider` for the
@@ -38,7 +37,7 @@ pub fn create_export(
     project: DocId,
     request: &ExportRequest,
     now_ms: i64,
-) -> Result<(DocId, ChangeEnvelope), ExportError> {
+) -> Result<(DocId, OwnChange), ExportError> {
     let requester = PlatformId::from(requester_key);
     check_provider(chain.state(), &requester, &provider, now_ms)
         .map_err(|reason| ExportError::BadProvider { provider, reason })?;
@@ -92,7 +91,7 @@ pub fn update_export(
     author_key: &SigningKey,
     request: &ExportRequest,
     now_ms: i64,
-) -> Result<Option<ChangeEnvelope>, ExportError> {
+) -> Result<Option<OwnChange>, ExportError> {
     let view = readable(document)?;
     let author = PlatformId::from(author_key);
     if author != view.requester {
@@ -149,7 +148,7 @@ pub fn transition_export(
     author_key: &SigningKey,
     transition: &Transition,
     now_ms: i64,
-) -> Result<ChangeEnvelope, ExportError> {
+) -> Result<OwnChange, ExportError> {
     let view = readable(document)?;
     let author = PlatformId::from(author_key);
     let party = if author == view.requester {

@@ -9,10 +9,9 @@ use ed25519_dalek::SigningKey;
 
 use super::{read_project, Access, Project};
 use crate::chain::Chain;
-use crate::envelope::ChangeEnvelope;
 use crate::error::ProjectError;
 use crate::ids::{DocId, DocKind, PlatformId};
-use crate::registry::local::seal_change;
+use crate::registry::local::{seal_change, OwnChange};
 use crate::registry::Document;
 
 /// Makes the signed change that creates a project owned by `owner_key`'s platform, and
@@ -30,7 +29,7 @@ pub fn create_project(
     nonce: [u8; 16],
     project: &Project,
     now_ms: i64,
-) -> Result<(DocId, ChangeEnvelope), ProjectError> {
+) -> Result<(DocId, OwnChange), ProjectError> {
     project.check()?;
     project.check_catalog(&chain.state().catalog)?;
     let owner = PlatformId::from(owner_key);
@@ -72,7 +71,7 @@ pub fn update_project(
     author_key: &SigningKey,
     project: &Project,
     now_ms: i64,
-) -> Result<Option<ChangeEnvelope>, ProjectError> {
+) -> Result<Option<OwnChange>, ProjectError> {
     check_kind(document.id())?;
     project.check()?;
     project.check_catalog(&chain.state().catalog)?;
@@ -110,7 +109,7 @@ pub fn share_project(
     platform: PlatformId,
     access: Option<Access>,
     now_ms: i64,
-) -> Result<Option<ChangeEnvelope>, ProjectError> {
+) -> Result<Option<OwnChange>, ProjectError> {
     share_project_with(document, chain, owner_key, &[(platform, access)], now_ms)
 }
 
@@ -127,7 +126,7 @@ pub fn share_project_with(
     owner_key: &SigningKey,
     shares: &[(PlatformId, Option<Access>)],
     now_ms: i64,
-) -> Result<Option<ChangeEnvelope>, ProjectError> {
+) -> Result<Option<OwnChange>, ProjectError> {
     check_kind(document.id())?;
     let view = readable(document)?;
     let mut seen = std::collections::BTreeSet::new();
@@ -191,7 +190,7 @@ pub fn delete_project(
     chain: &Chain,
     owner_key: &SigningKey,
     now_ms: i64,
-) -> Result<Option<ChangeEnvelope>, ProjectError> {
+) -> Result<Option<OwnChange>, ProjectError> {
     check_kind(document.id())?;
     if readable(document)?.deleted {
         return Ok(None);
