@@ -117,6 +117,9 @@ fn the_whole_workflow_across_the_two_platforms() {
     assert!(v.history.iter().all(|h| h.applied));
     assert_eq!(v.history[7].author, pid(P1));
     assert_eq!(v.history[6].author, pid(P2));
+    // Every change, history entries appended included, arrived on the provider's heads
+    // and was made again rather than applied.
+    assert_eq!(provider.replayed(), 10);
 }
 
 #[test]

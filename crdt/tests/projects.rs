@@ -462,6 +462,7 @@ fn the_writers_own_check_agrees_with_every_other_node() {
     for env in &envs {
         accept(&mut other, &chain, env.clone());
     }
+    let replayed = other.replayed();
     for i in 0..20u64 {
         let own = update_project(
             &writer,
@@ -484,6 +485,8 @@ fn the_writers_own_check_agrees_with_every_other_node() {
     }
     assert_eq!(writer.heads(), other.heads());
     assert_eq!(view(&writer), view(&other));
+    // Each change arrived on the receiver's heads: it was made again, never applied.
+    assert_eq!(other.replayed() - replayed, 20);
     // The kept copy saves and loads like the document built by applying changes.
     let reloaded = automerge::Automerge::load(&writer.automerge().save()).expect("loads");
     assert_eq!(reloaded.get_heads(), other.automerge().get_heads());

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use automerge::{Automerge, Change, ReadDoc};
 
-use super::{history, refuse_descendant, Document, Entry, Outcome, RefusedChange};
+use super::{history, refuse_descendant, replay, Document, Entry, Outcome, RefusedChange};
 use crate::chain::Chain;
 use crate::envelope::check::{check_against_chain, check_signature, check_sizes};
 use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck, Rejection};
@@ -162,11 +162,7 @@ impl Document {
         self.check_sequence(&entry)
             .and_then(|()| self.check_epoch(&entry))?;
         let heads = self.doc.get_heads();
-        let made = made.filter(|m| {
-            let mut deps = entry.change.deps().to_vec();
-            deps.sort_unstable();
-            m.base == heads && deps == heads
-        });
+        let made = made.filter(|m| m.base == heads && self.on_heads(&entry));
         let applied = match made {
             Some(made) => {
                 self.check_fields(chain, &entry, &made.base, &made.patches, &made.after)?;
@@ -237,13 +233,23 @@ impl Document {
     }
 
     /// Check 8: applies the change to a fork at its dependencies and lets the rules of
-    /// the document's kind examine the patches and the result. The fork, if it was
-    /// taken at the document's heads (the document with the change applied).
-    fn check_rules(&self, chain: &Chain, entry: &Entry) -> Result<Option<Automerge>, Refusal> {
+    /// the document's kind examine the patches and the result. A change on the
+    /// document's heads is made again rather than applied where that reproduces it (see
+    /// [`replay`]). Returns the fork if it was taken at the document's heads (the
+    /// document with the change applied).
+    fn check_rules(&mut self, chain: &Chain, entry: &Entry) -> Result<Option<Automerge>, Refusal> {
         let refuse = |check, reason: String| entry.env.refusal(check, reason);
         let mut deps = entry.change.deps().to_vec();
         deps.sort_unstable();
-        let at_heads = deps == self.doc.get_heads();
+        let at_heads = self.on_heads(entry);
+        if at_heads {
+            if let Some((fork, patches)) = replay::replay(&self.doc, &entry.change) {
+                self.replayed += 1;
+                let before = self.doc.get_heads();
+                self.check_fields(chain, entry, &before, &patches, &fork)?;
+                return Ok(Some(fork));
+            }
+        }
         let fork = if at_heads {
             self.doc.clone()
         } else if deps.is_empty() {
@@ -301,6 +307,15 @@ impl Document {
         let patches = fork.diff(&before, &after);
         self.check_fields(chain, entry, &before, &patches, &fork)?;
         Ok(at_heads.then_some(fork))
+    }
+
+    /// Whether `entry` was made on the document as it is now: every head is among its
+    /// dependencies, and the others are accepted changes (Automerge also names the
+    /// author's previous change, which may lie under a head).
+    fn on_heads(&self, entry: &Entry) -> bool {
+        let deps = entry.change.deps();
+        entry.env.deps.iter().all(|d| self.index.contains_key(d))
+            && self.doc.get_heads().iter().all(|h| deps.contains(h))
     }
 
     /// The rules of the document's kind, on what the change did (`patches`, from

@@ -36,6 +36,7 @@ mod buffer;
 mod history;
 mod load;
 mod rebuild;
+mod replay;
 mod sealing;
 
 pub use load::Loaded;
@@ -142,6 +143,8 @@ pub struct Document {
     /// document it makes: receiving that change next needs neither the checks nor the
     /// application again (each costs the whole document).
     checked: Option<Box<accept::Checked>>,
+    /// How many received changes were made again rather than applied (see [`replay`]).
+    replayed: u64,
 }
 
 impl Document {
@@ -161,6 +164,7 @@ impl Document {
             chain_head: chain.head(),
             sealing: None,
             checked: None,
+            replayed: 0,
         }
     }
 
@@ -239,6 +243,13 @@ impl Document {
     /// How many envelopes wait in the buffer.
     pub fn buffered(&self) -> usize {
         self.buffer.len()
+    }
+
+    /// How many of the changes this document checked were made again in a transaction
+    /// rather than applied by Automerge: the cheap path, which every honest change on
+    /// the document's heads should take.
+    pub fn replayed(&self) -> u64 {
+        self.replayed
     }
 
     /// How many envelopes of `author` wait in the buffer.
