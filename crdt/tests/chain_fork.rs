@@ -18,7 +18,7 @@ fn two_members() -> Chain {
 fn a_rival_record_is_a_fork_and_freezes_the_chain() {
     let mut chain = two_members();
     let ours = chain.records()[2].clone();
-    let before = chain.state_at(1).unwrap();
+    let before = chain.state_at(1).unwrap().into_owned();
     let rival = next_signed(
         &before_chain(&chain, 1),
         T0 + 2,

@@ -525,3 +525,41 @@ fn an_own_change_made_before_another_arrived_is_checked_in_full() {
     assert_eq!(v.project.name, "By P2");
     assert!(!v.shares.contains_key(&pid(P3)));
 }
+
+/// Opens nothing: a document under it takes only payloads sealed under a key it lacks.
+struct OpensNothing;
+
+impl fed_crdt::registry::document::Sealing for OpensNothing {
+    fn open(&self, env: &ChangeEnvelope) -> Result<Vec<u8>, fed_crdt::envelope::Refusal> {
+        Err(env.refusal(RefusalCheck::Decrypt, "no key"))
+    }
+
+    fn check_epoch(
+        &self,
+        _env: &ChangeEnvelope,
+        _depends_on: &dyn Fn(&fed_crdt::ids::ChangeHash) -> bool,
+        _creator: Option<fed_crdt::ids::PlatformId>,
+    ) -> Result<(), fed_crdt::envelope::Refusal> {
+        Ok(())
+    }
+}
+
+/// The writer's own change skips verifying the signature it just made, but not the rule
+/// that a sealed document's payloads are sealed: one left in the clear is refused.
+#[test]
+fn an_own_change_left_in_the_clear_in_a_sealed_document_is_refused() {
+    let chain = chain();
+    let (mut doc, _) = shared(&chain);
+    doc.set_sealing(std::sync::Arc::new(OpensNothing));
+    let own = update_project(&doc, &chain, &key(P1), &project("Clear"), ms(NOW + 2))
+        .unwrap()
+        .expect("a change");
+    let refusal = doc.check_own(&chain, own).expect_err("left in the clear");
+    assert_eq!(refusal.check, RefusalCheck::Decrypt);
+    assert!(
+        refusal.reason.contains("in the clear"),
+        "{}",
+        refusal.reason
+    );
+    assert_eq!(view(&doc).project.name, "Cohort");
+}

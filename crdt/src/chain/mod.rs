@@ -170,7 +170,7 @@ impl Chain {
                 found: record.genesis_federation_id().to_string(),
             }));
         }
-        let before = self.state_at(record.seq - 1).ok_or(ChainError::Empty)?;
+        let before = self.fold_to(record.seq - 1).ok_or(ChainError::Empty)?;
         check_record(Some(&before), &record, SignaturePolicy::Complete).map_err(invalid)?;
         let fork = Fork {
             seq: record.seq,
@@ -215,8 +215,17 @@ impl Chain {
         self.fork.as_ref()
     }
 
+    /// The state right after the record at `seq`: the current state for the head
+    /// (what nearly every change cites), otherwise by folding the chain up to it.
+    pub fn state_at(&self, seq: u64) -> Option<std::borrow::Cow<'_, MembershipState>> {
+        if seq == self.state.seq && !self.records.is_empty() {
+            return Some(std::borrow::Cow::Borrowed(&self.state));
+        }
+        self.fold_to(seq).map(std::borrow::Cow::Owned)
+    }
+
     /// The state right after the record at `seq`, by folding the chain up to it.
-    pub fn state_at(&self, seq: u64) -> Option<MembershipState> {
+    fn fold_to(&self, seq: u64) -> Option<MembershipState> {
         let last = usize::try_from(seq).ok()?;
         let genesis = self.records.first()?;
         let mut state = MembershipState::from_genesis(genesis)?;

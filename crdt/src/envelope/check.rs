@@ -25,6 +25,8 @@
 //! Checks 7 (dependencies present) and 8 (field-level rules) need the document and live
 //! in [`crate::registry::document`].
 
+use std::borrow::Cow;
+
 use automerge::Change;
 
 use crate::chain::body::{Right, Role};
@@ -160,7 +162,10 @@ pub(crate) fn check_against_chain(
 }
 
 /// Check 3: the envelope cites a record of our chain, by seq and hash.
-fn check_citation(chain: &Chain, env: &ChangeEnvelope) -> Result<MembershipState, Rejection> {
+fn check_citation<'c>(
+    chain: &'c Chain,
+    env: &ChangeEnvelope,
+) -> Result<Cow<'c, MembershipState>, Rejection> {
     let refuse = |reason: String| Rejection::Refused(env.refusal(RefusalCheck::Citation, reason));
     if env.federation != chain.federation() {
         return Err(refuse(format!(
@@ -193,7 +198,12 @@ fn check_citation(chain: &Chain, env: &ChangeEnvelope) -> Result<MembershipState
             head_seq,
         }));
     };
-    let hash = record.hash();
+    // The head's hash is kept; an older record's is computed.
+    let hash = if env.cited_seq == head_seq {
+        chain.head()
+    } else {
+        record.hash()
+    };
     if hash != env.cited_record {
         return Err(refuse(format!(
             "cites record {} at seq {}, but our record at that seq is {}",

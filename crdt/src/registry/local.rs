@@ -59,6 +59,8 @@ pub(crate) struct Made {
     pub(crate) after: Automerge,
     /// What the change did, as the transaction logged it.
     pub(crate) patches: Vec<Patch>,
+    /// The change itself, as the envelope carries it.
+    pub(crate) change: automerge::Change,
 }
 
 impl OwnChange {
@@ -140,6 +142,7 @@ where
     let Some(change) = hash.and_then(|h| doc.get_change_by_hash(&h)) else {
         return Ok(None);
     };
+    let change = change.clone();
     let envelope = seal_at_head(author_key, chain, document, &change);
     let patches = doc.make_patches(&mut log);
     Ok(Some(OwnChange {
@@ -148,6 +151,7 @@ where
             base: base_heads,
             after: doc,
             patches,
+            change,
         })),
     }))
 }

@@ -68,14 +68,20 @@ impl Document {
         let Some(SealingRef(sealing)) = &self.sealing else {
             return decode(env);
         };
-        if !is_sealed(&env.payload) {
+        self.check_form(env)?;
+        let plaintext = sealing.open(env)?;
+        decode_bytes(env, &plaintext)
+    }
+
+    /// Refuses a payload left in the clear in a sealed document.
+    pub(super) fn check_form(&self, env: &ChangeEnvelope) -> Result<(), Refusal> {
+        if self.sealing.is_some() && !is_sealed(&env.payload) {
             return Err(env.refusal(
                 RefusalCheck::Decrypt,
                 "the payload of a private document is in the clear; it must be sealed under the document's epoch key",
             ));
         }
-        let plaintext = sealing.open(env)?;
-        decode_bytes(env, &plaintext)
+        Ok(())
     }
 
     /// The epoch check, for a change whose dependencies are all accepted.
