@@ -266,8 +266,25 @@ impl Engine {
         let Some(chain) = self.federations.get(&federation) else {
             return Vec::new();
         };
-        let heads = self.documents.private_heads_for(federation, peer, chain);
+        let heads = self.shared_heads(federation, peer, chain);
         self.paged_sync_requests(federation, heads)
+    }
+
+    /// Our heads of the private documents whose audience includes both `peer` and
+    /// this platform: what we ask `peer` about. A document we were removed from is not
+    /// asked about once we hold the change that removed us.
+    fn shared_heads(
+        &self,
+        federation: FederationId,
+        peer: &PlatformId,
+        chain: &fed_crdt::chain::Chain,
+    ) -> Vec<(DocId, Vec<ChangeHash>)> {
+        let me = self.me();
+        self.documents
+            .private_heads_for(federation, peer, chain)
+            .into_iter()
+            .filter(|(id, _)| self.documents.audience_includes(id, &me, chain))
+            .collect()
     }
 
     /// The digest of the private documents shared with `peer` (see
@@ -294,6 +311,7 @@ impl Engine {
             self.relay_heads_for(federation, &other)
         } else {
             match self.federations.get(&federation) {
+                Some(chain) if asking => self.shared_heads(federation, &other, chain),
                 Some(chain) => self.documents.private_heads_for(federation, &other, chain),
                 None => Vec::new(),
             }
@@ -434,6 +452,31 @@ impl Engine {
                 envelopes.truncate(MAX_ENVELOPES_PER_RESPONSE);
                 break;
             }
+        }
+        // Documents the asker names but is no longer in the audience of: it missed the
+        // push of its removal, and gets the changes it was sent while in the audience.
+        for (id, their_heads) in &theirs {
+            let room = MAX_ENVELOPES_PER_RESPONSE.saturating_sub(envelopes.len());
+            if room == 0 || after.is_some_and(|a| *id <= a) || until.is_some_and(|u| *id > u) {
+                continue;
+            }
+            let Some(doc) = self.documents.get(id).filter(|d| {
+                d.federation() == federation
+                    && id.kind != DocKind::Platforms
+                    && !self.documents.audience_includes(id, &asker, chain)
+            }) else {
+                continue;
+            };
+            let departure = super::views::departure(doc, &asker, their_heads, chain, room);
+            if !departure.is_empty() {
+                grants.extend(
+                    self.keys
+                        .grants_of(id)
+                        .into_iter()
+                        .filter(|g| g.recipients().any(|r| *r == asker)),
+                );
+            }
+            envelopes.extend(departure);
         }
         SyncResponse::Envelopes { envelopes, grants }
     }

@@ -7,9 +7,11 @@
 
 use std::collections::BTreeSet;
 
+use automerge::Automerge;
 use fed_crdt::chain::body::Role;
 use fed_crdt::chain::Chain;
-use fed_crdt::ids::{DocKind, PlatformId};
+use fed_crdt::envelope::ChangeEnvelope;
+use fed_crdt::ids::{ChangeHash, DocId, DocKind, PlatformId};
 use fed_crdt::registry::exports::{read_export, ExportView};
 use fed_crdt::registry::projects::{read_project, ProjectView};
 use fed_crdt::registry::Document;
@@ -27,10 +29,15 @@ impl View {
     /// Reads a private document; `None` for the platforms registry, or a document that
     /// does not read as its kind yet (nothing accepted, say).
     pub fn read(doc: &Document) -> Option<View> {
-        match doc.id().kind {
+        View::of(doc.id(), doc.automerge())
+    }
+
+    /// Reads document `id` as `automerge` holds it (an older version, say).
+    fn of(id: DocId, automerge: &Automerge) -> Option<View> {
+        match id.kind {
             DocKind::Platforms => None,
-            DocKind::Project => read_project(doc.id(), doc.automerge()).map(View::Project),
-            DocKind::Export => read_export(doc.id(), doc.automerge()).map(View::Export),
+            DocKind::Project => read_project(id, automerge).map(View::Project),
+            DocKind::Export => read_export(id, automerge).map(View::Export),
         }
     }
 
@@ -59,6 +66,52 @@ impl View {
         audience.extend(relays(chain));
         audience
     }
+}
+
+/// What a platform no longer in a document's audience may still be sent: the changes
+/// missing from `their_heads` that were made while it was in the audience (read at each
+/// change's dependencies) and that build only on what it holds or is sent, in causal
+/// order. A push would have carried exactly these, the change that removed it among
+/// them; anti-entropy sends them to a platform whose push was lost, so that it learns
+/// of its removal. At most `limit` changes are examined, since each costs a read of an
+/// older version; the next round goes on from the asker's new heads.
+pub fn departure(
+    doc: &Document,
+    platform: &PlatformId,
+    their_heads: &[ChangeHash],
+    chain: &Chain,
+    limit: usize,
+) -> Vec<ChangeEnvelope> {
+    // Only a platform that held some version of the document, named by its heads (it
+    // may also hold changes of its own that were refused here).
+    if !their_heads.iter().any(|h| doc.is_accepted(h)) {
+        return Vec::new();
+    }
+    let missing = doc.envelopes_missing_from(their_heads);
+    let unsent: BTreeSet<ChangeHash> = missing.iter().map(|e| e.change_hash).collect();
+    let mut sent = BTreeSet::new();
+    let mut out = Vec::new();
+    for env in missing.into_iter().take(limit) {
+        let builds_on_theirs = env
+            .deps
+            .iter()
+            .all(|d| !unsent.contains(d) || sent.contains(d));
+        if !builds_on_theirs {
+            continue;
+        }
+        let deps: Vec<automerge::ChangeHash> = env.deps.iter().map(|d| (*d).into()).collect();
+        let seen = doc
+            .automerge()
+            .fork_at(&deps)
+            .ok()
+            .and_then(|before| View::of(doc.id(), &before))
+            .is_some_and(|v| v.audience(chain).contains(platform));
+        if seen {
+            sent.insert(env.change_hash);
+            out.push(env);
+        }
+    }
+    out
 }
 
 /// The relays of a federation (revoked or not: the caller checks membership).

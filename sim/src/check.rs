@@ -51,7 +51,9 @@ pub(crate) fn check(sim: &mut Sim) {
             // The platforms every reader agrees are in it. A revoked platform's own
             // reading is left out: it learns nothing after its revocation. A platform
             // only some readers count is one that was unshared and has not received the
-            // change that removed it: counted apart (`unshared_unaware`).
+            // change that removed it: counted apart (`unshared_unaware`). A platform
+            // that holds a version without itself in the audience has left it: what it
+            // reads there says nothing of the audience now.
             let mut agreed: Option<BTreeSet<usize>> = None;
             let mut named = BTreeSet::new();
             for i in holders.keys().filter(|i| !sim.revoked.contains(i)) {
@@ -61,6 +63,9 @@ pub(crate) fn check(sim: &mut Sim) {
                         .iter()
                         .filter_map(|p| sim.index.get(p).copied())
                         .collect();
+                    if !reading.contains(i) {
+                        continue;
+                    }
                     named.extend(reading.iter().copied());
                     agreed = Some(match agreed {
                         None => reading,
@@ -70,6 +75,8 @@ pub(crate) fn check(sim: &mut Sim) {
             }
             let mut audience = agreed.unwrap_or_default();
             audience.retain(|i| !sim.revoked.contains(i));
+            // A revoked platform may stay among a project's shares; it is out anyway.
+            named.retain(|i| !sim.revoked.contains(i));
             sim.report.unshared_unaware += named.difference(&audience).count() as u64;
             audience
         };

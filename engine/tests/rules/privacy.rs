@@ -54,6 +54,53 @@ fn a_platform_unshared_gets_no_later_change() {
 }
 
 #[test]
+fn a_platform_whose_removal_push_was_lost_learns_of_it_by_anti_entropy() {
+    let mut c = Cluster::new(3);
+    c.connect_all();
+    let id = c.create_project(0, "DEPART");
+    let created = c.nodes[0].engine.heads_of(&id).expect("held");
+    c.share(0, id, 1, Some(Access::Read)).expect("share");
+    c.tick();
+    assert!(c.nodes[1].engine.audience_of(&id).contains(&c.id(1)));
+    // The unshare is made while node 1 is away: its push is never sent.
+    c.disconnect(0, 1);
+    c.share(0, id, 1, None).expect("unshare");
+    let removal = c.nodes[0].engine.heads_of(&id).expect("held");
+    c.describe(0, id, "after the unshare").expect("write");
+    c.connect(0, 1);
+    c.tick();
+    // Node 1 got the change that removed it, and nothing after it.
+    assert_eq!(c.nodes[1].engine.heads_of(&id), Some(removal));
+    assert!(!c.nodes[1].engine.audience_of(&id).contains(&c.id(1)));
+    assert_ne!(
+        c.nodes[1].engine.heads_of(&id),
+        c.nodes[0].engine.heads_of(&id)
+    );
+
+    // A platform that never was in the audience, naming the document with heads it
+    // should not know (or that do not exist), learns nothing from the same path: no
+    // change was made while it was in the audience.
+    let federation = c.federation();
+    for named in [created, vec![fed_crdt::ids::ChangeHash([7; 32])]] {
+        let asked = c.request(
+            0,
+            c.id(2),
+            SyncRequest::Documents {
+                federation,
+                after: None,
+                until: None,
+                documents: vec![(id, named)],
+                grants_held: Vec::new(),
+            },
+        );
+        assert!(
+            matches!(&asked, Some(SyncResponse::Envelopes { envelopes, grants }) if envelopes.is_empty() && grants.is_empty()),
+            "{asked:?}"
+        );
+    }
+}
+
+#[test]
 fn a_non_member_is_refused_the_chain_and_every_document() {
     let mut c = Cluster::new(1);
     let federation = c.federation();
