@@ -270,14 +270,27 @@ impl Engine {
         code: &str,
         except: Option<DocId>,
     ) -> Result<(), EngineError> {
-        match self
-            .list_projects(federation)
-            .into_iter()
-            .find(|p| p.project.code == code && Some(p.id) != except)
-        {
-            Some(other) => Err(EngineError::Conflict(format!(
-                "field `code`: `{code}` is already used by project {} (owner {})",
-                other.id, other.owner_name
+        // The projects the listing shows (visible here, not deleted), read from the
+        // views without building the listing: this runs on every create.
+        let me = self.me();
+        let taken = self
+            .documents
+            .views(federation)
+            .find_map(|(id, view)| match view {
+                View::Project(v)
+                    if !v.deleted
+                        && Some(*id) != except
+                        && v.project.code == code
+                        && access_of(v, &me).is_some() =>
+                {
+                    Some((*id, v.owner))
+                }
+                _ => None,
+            });
+        match taken {
+            Some((id, owner)) => Err(EngineError::Conflict(format!(
+                "field `code`: `{code}` is already used by project {id} (owner {})",
+                self.member_name(&federation, &owner)
             ))),
             None => Ok(()),
         }

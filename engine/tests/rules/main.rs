@@ -5,6 +5,7 @@ mod anti_entropy;
 mod durability;
 mod gossip;
 mod privacy;
+mod projects;
 mod revocation;
 
 pub use fed_engine::testing::Cluster;
