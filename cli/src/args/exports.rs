@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand, ValueEnum};
+pub use fed_crdt::registry::exports::ExportState;
 
 use super::FederationArg;
 
@@ -42,32 +44,11 @@ pub enum ExportsCommand {
     Revoke(StepArgs),
 }
 
-/// The states of an export request, as the API spells them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum ExportState {
-    /// Being written by the requester.
-    Draft,
-    /// Sent to the provider.
-    Submitted,
-    /// The provider asked for more information.
-    InformationRequested,
-    /// Approved.
-    Approved,
-    /// Approved, with conditions.
-    ApprovedWithConditions,
-    /// Rejected, with a reason.
-    Rejected,
-    /// The provider prepares the data.
-    InPreparation,
-    /// Delivered, with a reference.
-    Delivered,
-    /// Closed by the requester.
-    Closed,
-    /// Withdrawn by the requester.
-    Cancelled,
-    /// Approval withdrawn by the provider.
-    Revoked,
+/// Parses an export request's state as the API spells it (the workflow's own type);
+/// the help and the error list the states.
+fn export_state() -> impl TypedValueParser<Value = ExportState> {
+    PossibleValuesParser::new(ExportState::ALL.map(ExportState::name))
+        .try_map(|name| ExportState::parse(&name).ok_or("not a state of an export request"))
 }
 
 /// This platform's side of a request.
@@ -94,7 +75,7 @@ pub struct ExportListArgs {
     #[allow(missing_docs)]
     pub federation: FederationArg,
     /// Only requests in this state.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = export_state())]
     pub state: Option<ExportState>,
     /// Only requests this platform made (requester) or received (provider).
     #[arg(long, value_enum)]
@@ -224,7 +205,7 @@ pub struct TransitionArgs {
     #[allow(missing_docs)]
     pub export: ExportArg,
     /// The state to move to (`fedctl exports show` lists those allowed now).
-    #[arg(long, value_enum, value_name = "STATE")]
+    #[arg(long, value_parser = export_state(), value_name = "STATE")]
     pub to: ExportState,
     /// A comment for the history (the reason, for `rejected`).
     #[arg(long)]

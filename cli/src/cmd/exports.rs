@@ -3,6 +3,7 @@
 
 mod text;
 
+use fed_crdt::registry::exports::Transition;
 use serde_json::{json, Map, Value};
 
 use super::answer::{federation_path, json_file, one_entry, NodeAnswer};
@@ -41,20 +42,16 @@ impl<'a> Step<'a> {
         }
     }
 
-    /// The body of `POST .../transitions`: the texts not given are left out, and the node
-    /// says which one a step needs.
-    fn body(&self) -> Value {
-        let mut body = json!({ "to": value_name(&self.to) });
-        for (key, value) in [
-            ("comment", self.comment),
-            ("conditions", self.conditions),
-            ("reference", self.reference),
-        ] {
-            if let Some(v) = value {
-                body[key] = Value::from(v);
-            }
+    /// The body of `POST .../transitions`, the node's own type: the texts not given
+    /// stay empty, and the node says which one a step needs.
+    fn transition(&self) -> Transition {
+        let text = |t: Option<&str>| t.unwrap_or_default().to_string();
+        Transition {
+            to: self.to,
+            comment: text(self.comment),
+            conditions: text(self.conditions),
+            reference: text(self.reference),
         }
-        body
     }
 }
 
@@ -71,8 +68,8 @@ pub fn run(api: &ApiClient, command: &ExportsCommand) -> anyhow::Result<Report> 
         anyhow::bail!("internal error: `exports` command without a workflow step");
     };
     let path = format!("{}/transitions", export_path(step.export));
-    let value = api.post(&path, &step.body().to_string())?;
-    let done = format!("moved to {}", value_name(&step.to));
+    let value = api.post(&path, &serde_json::to_string(&step.transition())?)?;
+    let done = format!("moved to {}", step.to.name());
     one(value, Some(&done))
 }
 
@@ -223,7 +220,7 @@ fn amend(api: &ApiClient, args: &ExportAmendArgs) -> anyhow::Result<Report> {
 fn list(api: &ApiClient, args: &ExportListArgs) -> anyhow::Result<Report> {
     let mut query = Vec::new();
     if let Some(state) = &args.state {
-        query.push(format!("state={}", value_name(state)));
+        query.push(format!("state={}", state.name()));
     }
     if let Some(role) = &args.role {
         query.push(format!("role={}", value_name(role)));
@@ -328,49 +325,66 @@ mod tests {
         assert!(amend(&[]).is_err(), "nothing to change");
     }
 
-    fn body_of(args: &[&str]) -> Value {
+    fn transition_of(args: &[&str]) -> Transition {
         let c = command(args);
         match step_of(&c) {
-            Some(step) => step.body(),
+            Some(step) => step.transition(),
             None => panic!("not a step: {c:?}"),
         }
     }
 
+    fn step(to: ExportState, text: impl FnOnce(&mut Transition)) -> Transition {
+        let mut t = Transition {
+            to,
+            ..Transition::default()
+        };
+        text(&mut t);
+        t
+    }
+
     #[test]
-    fn transitions_send_only_the_texts_given() {
+    fn transitions_send_the_texts_given() {
+        use ExportState as S;
         assert_eq!(
-            body_of(&with_export(
+            transition_of(&with_export(
                 "transition",
                 &["--to", "information_requested"]
             )),
-            json!({"to": "information_requested"})
+            step(S::InformationRequested, |_| {})
         );
         assert_eq!(
-            body_of(&with_export(
+            transition_of(&with_export(
                 "transition",
                 &["--to", "rejected", "--comment", "No basis"]
             )),
-            json!({"to": "rejected", "comment": "No basis"})
+            step(S::Rejected, |t| t.comment = "No basis".into())
         );
         assert_eq!(
-            body_of(&with_export("deliver", &["--reference", "sftp://x"])),
-            json!({"to": "delivered", "reference": "sftp://x"})
+            transition_of(&with_export("deliver", &["--reference", "sftp://x"])),
+            step(S::Delivered, |t| t.reference = "sftp://x".into())
         );
         assert_eq!(
-            body_of(&with_export("approve", &[])),
-            json!({"to": "approved"})
+            transition_of(&with_export("approve", &[])),
+            step(S::Approved, |_| {})
         );
         assert_eq!(
-            body_of(&with_export(
+            transition_of(&with_export(
                 "approve",
                 &["--conditions", "Aggregates only"]
             )),
-            json!({"to": "approved_with_conditions", "conditions": "Aggregates only"})
+            step(S::ApprovedWithConditions, |t| t.conditions =
+                "Aggregates only".into())
         );
         assert_eq!(
-            body_of(&with_export("request-info", &["--comment", "Which years?"])),
-            json!({"to": "information_requested", "comment": "Which years?"})
+            transition_of(&with_export("request-info", &["--comment", "Which years?"])),
+            step(S::InformationRequested, |t| t.comment =
+                "Which years?".into())
         );
+        // What the node parses: the same type, field for field.
+        let sent =
+            serde_json::to_string(&step(S::Rejected, |t| t.comment = "x".into())).expect("json");
+        let parsed: Transition = serde_json::from_str(&sent).expect("the node's type");
+        assert_eq!(parsed, step(S::Rejected, |t| t.comment = "x".into()));
     }
 
     #[test]

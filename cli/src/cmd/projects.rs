@@ -2,7 +2,6 @@
 
 mod text;
 
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::answer::{federation_path, json_file, one_entry, NodeAnswer};
@@ -13,16 +12,9 @@ use crate::args::{
 };
 use crate::report::Report;
 
-/// A person working on a project, as given with `--member "Name <email> role"`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Member {
-    /// Full name.
-    pub name: String,
-    /// E-mail address.
-    pub email: String,
-    /// Role in the project; may be empty.
-    pub role: String,
-}
+/// A person working on a project, as given with `--member "Name <email> role"`: the
+/// node's own type.
+pub use fed_crdt::registry::projects::ProjectMember as Member;
 
 const MEMBER_FORM: &str =
     "expected \"Name <email>\" or \"Name <email> role\", e.g. \"Ada Lovelace <ada@example.org> PI\"";

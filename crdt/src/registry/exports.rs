@@ -107,21 +107,22 @@ pub struct ExportRequest {
     pub delivery_mode: String,
 }
 
-/// One step of the workflow as asked for locally; the strings a step does not use stay
-/// empty.
+/// One step of the workflow as asked for locally (the body of `POST .../transitions`,
+/// as fedctl sends it and the node reads it); the strings a step does not use stay
+/// empty, and are left out when it is written.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transition {
     /// The state to move to.
     pub to: ExportState,
     /// A comment; required as the reason of a rejection.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
     /// The conditions of an approval with conditions (required there, empty elsewhere).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub conditions: String,
     /// The delivery reference of a delivery (required there, empty elsewhere).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reference: String,
 }
 

@@ -135,23 +135,6 @@ pub async fn amend(
     one(state.engine.exports(federation, op).await?)
 }
 
-/// The body of a transition.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TransitionBody {
-    /// The state to move to.
-    pub to: ExportState,
-    /// A comment (the reason, for a rejection).
-    #[serde(default)]
-    pub comment: String,
-    /// The conditions, for `approved_with_conditions`.
-    #[serde(default)]
-    pub conditions: String,
-    /// The delivery reference, for `delivered`.
-    #[serde(default)]
-    pub reference: String,
-}
-
 /// `POST /v1/federations/{id}/exports/{export}/transitions`
 pub async fn transition(
     State(state): State<AppState>,
@@ -160,13 +143,8 @@ pub async fn transition(
 ) -> Result<Json<ExportEntry>, ApiError> {
     let federation = parse_federation(&id)?;
     let export = parse_doc(&export)?;
-    let body: TransitionBody = json_body(body)?;
-    let transition = Transition {
-        to: body.to,
-        comment: body.comment,
-        conditions: body.conditions,
-        reference: body.reference,
-    };
+    // The body is the step itself, the type fedctl sends.
+    let transition: Transition = json_body(body)?;
     let op = ExportOp::Transition(export, Box::new(transition));
     one(state.engine.exports(federation, op).await?)
 }
