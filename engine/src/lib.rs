@@ -215,6 +215,9 @@ impl Engine {
             Input::Connected(peer) => self.peer_connected(peer),
             Input::Disconnected(peer) => {
                 self.connected.remove(&peer);
+                // A fetch whose connection closed may never be answered: forget it, so
+                // that the next round asks again (a late answer is still taken).
+                self.in_flight.retain(|(p, _, _), _| *p != peer);
                 // Redial at once (within the dial backoff): a peer whose rule changed was
                 // disconnected to reconnect under the new one.
                 self.refresh_peers();

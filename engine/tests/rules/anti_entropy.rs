@@ -79,3 +79,34 @@ fn a_restarted_node_reads_what_it_stored_and_converges() {
         c.nodes[0].engine.heads_of(&id)
     );
 }
+
+/// A fetch whose answer never came (the connection closed under it) does not block the
+/// next: once the peer disconnects, what was in flight to it is forgotten.
+#[test]
+fn a_fetch_lost_with_its_connection_is_asked_again_after_reconnecting() {
+    use fed_engine::{Effect, Input};
+    let mut c = Cluster::new(2);
+    c.connect_all();
+    let peer = c.id(1);
+    let now = c.now;
+    let fetches = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Request { peer: p, .. } if *p == peer))
+            .count()
+    };
+    // A tick's requests are taken and never answered.
+    let first = c.nodes[0].engine.handle(Input::Tick, now);
+    assert!(fetches(&first) > 0, "a tick fetches from the peer");
+    let blocked = c.nodes[0].engine.handle(Input::Tick, now);
+    assert_eq!(
+        fetches(&blocked),
+        0,
+        "nothing is asked twice while in flight"
+    );
+    c.nodes[0].engine.handle(Input::Disconnected(peer), now);
+    // Reconnecting (or the tick after it) asks again.
+    let mut again = c.nodes[0].engine.handle(Input::Connected(peer), now);
+    again.extend(c.nodes[0].engine.handle(Input::Tick, now));
+    assert_eq!(fetches(&again), fetches(&first));
+}
