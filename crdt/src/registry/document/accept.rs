@@ -25,6 +25,13 @@ pub(super) struct Checked {
     doc: Automerge,
 }
 
+impl Checked {
+    /// Whether this is `env`, checked against `chain` on a document at `heads`.
+    fn passed(&self, env: &ChangeEnvelope, chain: &Chain, heads: &[automerge::ChangeHash]) -> bool {
+        self.envelope == *env && self.chain_head == chain.head() && self.heads == heads
+    }
+}
+
 impl Document {
     /// Runs the checks that need the dependencies, then applies the change. Everything
     /// refused here is refused for good (the payload is bound to the author by now).
@@ -40,11 +47,11 @@ impl Document {
             self.deferred = false;
             self.materialise(out);
         }
-        let own = self.checked.take().filter(|c| {
-            c.envelope == entry.env
-                && c.chain_head == chain.head()
-                && c.heads == self.doc.get_heads()
-        });
+        let heads = self.doc.get_heads();
+        let own = self
+            .checked
+            .take()
+            .filter(|c| c.passed(&entry.env, chain, &heads));
         let checked = if checked_before {
             // The epoch rule walks the change's history too; like a rebuild after a
             // chain change, reloading does not run it again.
@@ -198,13 +205,10 @@ impl Document {
     /// The decoded change of `env` if [`Document::check_own`] passed this very envelope
     /// against this chain on this document as it is.
     pub(super) fn checked_own(&self, chain: &Chain, env: &ChangeEnvelope) -> Option<Change> {
+        let heads = self.doc.get_heads();
         self.checked
             .as_ref()
-            .filter(|c| {
-                c.envelope == *env
-                    && c.chain_head == chain.head()
-                    && c.heads == self.doc.get_heads()
-            })
+            .filter(|c| c.passed(env, chain, &heads))
             .map(|c| c.change.clone())
     }
 
