@@ -16,6 +16,8 @@ use fednode::store::{SledStore, Store, StoreConfig, Tree, WriteBatch};
 const SEQUENTIAL: usize = 200;
 /// Concurrent clients of the second throughput run.
 const CLIENTS: usize = 8;
+/// How long the peers are given to catch up with the writer once a throughput run ends.
+const CATCH_UP: Duration = Duration::from_secs(120);
 
 /// One client with its own keep-alive connection, as an integrator's tool would hold.
 struct Client {
@@ -116,9 +118,15 @@ fn one_flush() -> Duration {
     percentile(&mut times, 50)
 }
 
-/// Patches from `clients` threads, each on its own project, for `length`; the count of
-/// acknowledged writes in each quarter of the run.
-fn throughput(node: &TestNode, fed: &str, projects: &[String], length: Duration) -> [u64; 4] {
+/// What one throughput run got: acknowledged writes in each quarter of the run, and the
+/// last acknowledged description of each project.
+struct Run {
+    quarters: [u64; 4],
+    last: Vec<(String, String)>,
+}
+
+/// Patches from `clients` threads, each on its own project, for `length`.
+fn throughput(node: &TestNode, fed: &str, projects: &[String], length: Duration) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let threads: Vec<_> = projects
@@ -127,32 +135,52 @@ fn throughput(node: &TestNode, fed: &str, projects: &[String], length: Duration)
             let client = Client::new(node);
             let path = format!("/v1/federations/{fed}/projects/{id}");
             let stop = stop.clone();
+            let id = id.clone();
             std::thread::spawn(move || {
                 let mut quarters = [0u64; 4];
+                let mut last = String::new();
                 let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let body = format!(r#"{{"description": "rev-{i}"}}"#);
                     if client.write("PATCH", &path, &body) == 200 {
+                        last = format!("rev-{i}");
                         let q =
                             (start.elapsed().as_secs_f64() / length.as_secs_f64() * 4.0) as usize;
                         quarters[q.min(3)] += 1;
                     }
                     i += 1;
                 }
-                quarters
+                (quarters, (id, last))
             })
         })
         .collect();
     std::thread::sleep(length);
     stop.store(true, Ordering::Relaxed);
-    let mut total = [0u64; 4];
+    let mut run = Run {
+        quarters: [0; 4],
+        last: Vec::new(),
+    };
     for t in threads {
-        let q = t.join().expect("client thread");
-        for (sum, n) in total.iter_mut().zip(q) {
+        let (q, last) = t.join().expect("client thread");
+        for (sum, n) in run.quarters.iter_mut().zip(q) {
             *sum += n;
         }
+        run.last.push(last);
     }
-    total
+    run
+}
+
+/// How long after the load stopped every peer read each project's last acknowledged
+/// description: how far replication lagged behind the writer. `None` past `deadline`.
+fn caught_up(peers: &[TestNode], fed: &str, last: &[(String, String)]) -> Option<Duration> {
+    let start = Instant::now();
+    let holds = |peer: &TestNode| {
+        last.iter().all(|(id, description)| {
+            let project = peer.get(&format!("/v1/federations/{fed}/projects/{id}"));
+            project["description"].as_str() == Some(description)
+        })
+    };
+    fed_e2e::holds_within(CATCH_UP, || peers.iter().all(holds)).then(|| start.elapsed())
 }
 
 fn main() {
@@ -196,6 +224,14 @@ fn main() {
             ids.push(created["id"].as_str().expect("project id").to_string());
         }
     }
+    // The throughput projects are shared with the four peers, so that every write is
+    // sealed, sent and checked four times over, as on a real federation.
+    for id in &ids {
+        for peer in &nodes[1..] {
+            let (status, answer) = node.share(&fed, id, &peer.platform_id, "read");
+            assert_eq!(status, 200, "share: {answer}");
+        }
+    }
     let patch_path = format!("{list}/{}", ids[0]);
     let mut patches: Vec<Duration> = (0..SEQUENTIAL)
         .map(|i| {
@@ -221,7 +257,8 @@ fn main() {
     );
 
     for clients in [1, CLIENTS] {
-        let quarters = throughput(node, &fed, &ids[..clients], length);
+        let run = throughput(node, &fed, &ids[..clients], length);
+        let quarters = run.quarters;
         let total: u64 = quarters.iter().sum();
         let per_quarter = length.as_secs_f64() / 4.0;
         println!(
@@ -230,6 +267,16 @@ fn main() {
             quarters.map(|q| (q as f64 / per_quarter).round() as u64),
             quarters[3] as f64 / (quarters[0] as f64).max(1.0)
         );
+        match caught_up(&nodes[1..], &fed, &run.last) {
+            Some(lag) => println!(
+                "  the 4 peers read every last write {:.2} s after the load stopped",
+                lag.as_secs_f64()
+            ),
+            None => println!(
+                "  the 4 peers had not read every last write {} s after the load stopped",
+                CATCH_UP.as_secs()
+            ),
+        }
     }
     println!("load average at end: {}", load_average());
 }
