@@ -341,6 +341,44 @@ fn three_documents_converge_whatever_the_order() {
     assert!(!views[0].shares.contains_key(&pid(P3)));
 }
 
+#[test]
+fn the_view_a_document_keeps_is_the_one_it_reads_after_every_change() {
+    let chain = chain();
+    let (doc, mut envs) = shared(&chain);
+    // An edit and an unshare made concurrently on the same heads (whichever comes second
+    // lands on heads the other moved), and a refused edit: the kept view must follow
+    // every path.
+    for (seed, name, at) in [(P2, "By P2", 2), (P3, "By P3", 4)] {
+        envs.push(
+            update_project(&doc, &chain, &key(seed), &project(name), ms(NOW + at))
+                .unwrap()
+                .unwrap()
+                .into_envelope(),
+        );
+    }
+    envs.push(
+        share_project(&doc, &chain, &key(P1), pid(P3), None, ms(NOW + 5))
+            .unwrap()
+            .unwrap()
+            .into_envelope(),
+    );
+    for seed in 0..8u64 {
+        let mut order = envs.clone();
+        order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+        let mut doc = Document::new(doc_id(), &chain);
+        for env in order {
+            doc.receive(&chain, env);
+            assert_eq!(
+                doc.project_view(),
+                read_project(doc.id(), doc.automerge()),
+                "seed {seed}, after {} accepted changes",
+                doc.accepted().len()
+            );
+        }
+        assert_eq!(doc.accepted().len(), 5, "seed {seed}");
+    }
+}
+
 /// A root change by `seed` that creates project `doc_id()` with `seed` as its owner and
 /// `nonce`, as a member who learnt the id would forge it.
 fn rival_creation(chain: &Chain, seed: u8, nonce: [u8; 16]) -> ChangeEnvelope {

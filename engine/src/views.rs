@@ -29,7 +29,10 @@ impl View {
     /// Reads a private document; `None` for the platforms registry, or a document that
     /// does not read as its kind yet (nothing accepted, say).
     pub fn read(doc: &Document) -> Option<View> {
-        View::of(doc.id(), doc.automerge())
+        match doc.id().kind {
+            DocKind::Project => doc.project_view().map(View::Project),
+            _ => View::of(doc.id(), doc.automerge()),
+        }
     }
 
     /// Reads document `id` as `automerge` holds it (an older version, say).

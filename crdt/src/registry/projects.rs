@@ -32,7 +32,7 @@ use crate::limits::{
 };
 
 pub use read::read_project;
-pub(crate) use read::read_strict;
+pub(crate) use read::{read_strict, Parts};
 pub use write::{
     create_project, delete_project, share_project, share_project_with, update_project,
 };

@@ -12,6 +12,7 @@ use crate::envelope::check::{check_against_chain, check_signature, check_sizes};
 use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck, Rejection};
 use crate::ids::{ChangeHash, RecordHash};
 use crate::registry::local::OwnChange;
+use crate::registry::projects::ProjectView;
 use crate::registry::rules::{self, RuleInput};
 
 /// A change that passed every check on a document at `heads` under chain head
@@ -22,7 +23,14 @@ pub(super) struct Checked {
     change: Change,
     chain_head: RecordHash,
     heads: Vec<automerge::ChangeHash>,
+    applied: Applied,
+}
+
+/// A document with a change applied by the checks, and what the rules read of it.
+#[derive(Clone, Debug)]
+pub(super) struct Applied {
     doc: Automerge,
+    view: Option<ProjectView>,
 }
 
 impl Checked {
@@ -58,7 +66,7 @@ impl Document {
             Ok(None)
         } else if let Some(own) = own {
             // Passed by `check_own` on this very document a moment ago.
-            Ok(Some(own.doc))
+            Ok(Some(own.applied))
         } else {
             self.check_sequence(&entry)
                 .and_then(|()| self.check_epoch(&entry))
@@ -107,9 +115,11 @@ impl Document {
             self.accepted.push(entry);
             return;
         }
-        if let Some(doc) = applied {
-            // The checks applied it to a copy of this very document: that copy is it.
+        if let Some(Applied { doc, view }) = applied {
+            // The checks applied it to a copy of this very document: that copy is it,
+            // and what the rules read of it is its view.
             self.doc = doc;
+            self.keep_view(view);
         } else if let Err(e) = self.doc.apply_changes([entry.change.clone()]) {
             let refusal = entry.env.refusal(
                 RefusalCheck::Malformed,
@@ -184,19 +194,23 @@ impl Document {
         let made = made.filter(|m| m.base == heads && self.on_heads(&entry));
         let applied = match made {
             Some(made) => {
-                self.check_fields(chain, &entry, &made.base, &made.patches, &made.after)?;
-                Some(made.after)
+                let view =
+                    self.check_fields(chain, &entry, &made.base, &made.patches, &made.after)?;
+                Some(Applied {
+                    doc: made.after,
+                    view,
+                })
             }
             None => self.check_rules(chain, &entry)?,
         };
         let Entry { env, change } = entry;
-        self.checked = applied.map(|doc| {
+        self.checked = applied.map(|applied| {
             Box::new(Checked {
                 envelope: env.clone(),
                 change,
                 chain_head: chain.head(),
                 heads,
-                doc,
+                applied,
             })
         });
         Ok(env)
@@ -253,7 +267,7 @@ impl Document {
     /// document's heads is made again rather than applied where that reproduces it (see
     /// [`replay`]). Returns the fork if it was taken at the document's heads (the
     /// document with the change applied).
-    fn check_rules(&mut self, chain: &Chain, entry: &Entry) -> Result<Option<Automerge>, Refusal> {
+    fn check_rules(&mut self, chain: &Chain, entry: &Entry) -> Result<Option<Applied>, Refusal> {
         let refuse = |check, reason: String| entry.env.refusal(check, reason);
         let mut deps = entry.change.deps().to_vec();
         deps.sort_unstable();
@@ -262,8 +276,8 @@ impl Document {
             if let Some((fork, patches)) = replay::replay(&self.doc, &entry.change) {
                 self.replayed += 1;
                 let before = self.doc.get_heads();
-                self.check_fields(chain, entry, &before, &patches, &fork)?;
-                return Ok(Some(fork));
+                let view = self.check_fields(chain, entry, &before, &patches, &fork)?;
+                return Ok(Some(Applied { doc: fork, view }));
             }
         }
         let fork = if at_heads {
@@ -321,8 +335,8 @@ impl Document {
             };
         let after = fork.get_heads();
         let patches = fork.diff(&before, &after);
-        self.check_fields(chain, entry, &before, &patches, &fork)?;
-        Ok(at_heads.then_some(fork))
+        let view = self.check_fields(chain, entry, &before, &patches, &fork)?;
+        Ok(at_heads.then_some(Applied { doc: fork, view }))
     }
 
     /// Whether `entry` was made on the document as it is now: every head is among its
@@ -335,7 +349,7 @@ impl Document {
     }
 
     /// The rules of the document's kind, on what the change did (`patches`, from
-    /// `before`) and the document it made (`after`).
+    /// `before`) and the document it made (`after`); what they read of `after`.
     fn check_fields(
         &self,
         chain: &Chain,
@@ -343,7 +357,7 @@ impl Document {
         before: &[automerge::ChangeHash],
         patches: &[automerge::Patch],
         after: &Automerge,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Option<ProjectView>, Refusal> {
         let input = RuleInput {
             document: self.id,
             author: entry.env.author,

@@ -49,7 +49,8 @@ use automerge::{Automerge, Change};
 use crate::chain::Chain;
 use crate::envelope::check::{check_against_chain, check_signature, check_sizes};
 use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck, Rejection, Wait};
-use crate::ids::{ChangeHash, DocId, FederationId, PlatformId, RecordHash};
+use crate::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId, RecordHash};
+use crate::registry::projects::{read_project, ProjectView};
 use buffer::{Buffer, Pending, Waiting};
 
 /// What became of an envelope.
@@ -145,6 +146,9 @@ pub struct Document {
     checked: Option<Box<accept::Checked>>,
     /// How many received changes were made again rather than applied (see [`replay`]).
     replayed: u64,
+    /// What the rules read of the document when they last applied a change to it, and
+    /// the heads it was read at: a project's view, read once per change.
+    kept_view: Option<Box<(Vec<automerge::ChangeHash>, ProjectView)>>,
 }
 
 impl Document {
@@ -165,6 +169,7 @@ impl Document {
             sealing: None,
             checked: None,
             replayed: 0,
+            kept_view: None,
         }
     }
 
@@ -209,6 +214,24 @@ impl Document {
     /// The federation it belongs to.
     pub fn federation(&self) -> FederationId {
         self.federation
+    }
+
+    /// The project this document holds, or `None` if it is not a project document or
+    /// does not read as one. Read from the document unless the rules read it at its
+    /// current heads, when they last accepted a change.
+    pub fn project_view(&self) -> Option<ProjectView> {
+        if self.id.kind != DocKind::Project {
+            return None;
+        }
+        match self.kept_view.as_deref() {
+            Some((heads, view)) if *heads == self.doc.get_heads() => Some(view.clone()),
+            _ => read_project(self.id, &self.doc),
+        }
+    }
+
+    /// Keeps what the rules read of the document as it now is.
+    fn keep_view(&mut self, view: Option<ProjectView>) {
+        self.kept_view = view.map(|view| Box::new((self.doc.get_heads(), view)));
     }
 
     /// The Automerge document materialised from the accepted envelopes.
@@ -260,6 +283,13 @@ impl Document {
     /// The accepted envelopes that a peer whose document has `their_heads` lacks, in
     /// causal order. Heads we do not know are ignored (the peer has something we lack).
     pub fn envelopes_missing_from(&self, their_heads: &[ChangeHash]) -> Vec<ChangeEnvelope> {
+        // A peer in step, as most are at most ticks, costs no walk of the history.
+        let mut sorted = their_heads.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if !self.deferred && sorted == self.heads() {
+            return Vec::new();
+        }
         let theirs = history::ancestors(their_heads, |h| self.accepted_deps(h));
         self.accepted
             .iter()

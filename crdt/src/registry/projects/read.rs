@@ -16,13 +16,7 @@ use crate::limits::{MAX_PROJECT_MEMBERS, MAX_PROJECT_REFERENCES};
 /// The dates are not checked for order here: concurrent edits of the two dates by two
 /// platforms may leave them crossed until someone edits them again.
 pub fn read_project(id: DocId, doc: &Automerge) -> Option<ProjectView> {
-    read_strict(doc).ok().map(|parts| ProjectView {
-        id,
-        owner: parts.owner,
-        project: parts.project,
-        shares: parts.shares,
-        deleted: parts.deleted,
-    })
+    read_strict(doc).ok().map(|parts| parts.into_view(id))
 }
 
 /// What a project document holds, read strictly.
@@ -33,6 +27,19 @@ pub(crate) struct Parts {
     pub project: Project,
     pub shares: BTreeMap<PlatformId, Access>,
     pub deleted: bool,
+}
+
+impl Parts {
+    /// The view of document `id` that holds these parts.
+    pub(crate) fn into_view(self, id: DocId) -> ProjectView {
+        ProjectView {
+            id,
+            owner: self.owner,
+            project: self.project,
+            shares: self.shares,
+            deleted: self.deleted,
+        }
+    }
 }
 
 /// Reads a whole project document; the error says what is wrong.

@@ -7,7 +7,7 @@ use automerge::transaction::{Transactable, Transaction};
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, Value, ROOT};
 use ed25519_dalek::SigningKey;
 
-use super::{read_project, Access, Project};
+use super::{Access, Project};
 use crate::chain::Chain;
 use crate::error::ProjectError;
 use crate::ids::{DocId, DocKind, PlatformId};
@@ -217,7 +217,7 @@ fn check_kind(document: DocId) -> Result<(), ProjectError> {
 }
 
 fn readable(document: &Document) -> Result<super::ProjectView, ProjectError> {
-    read_project(document.id(), document.automerge()).ok_or(ProjectError::Unreadable {
+    document.project_view().ok_or(ProjectError::Unreadable {
         document: document.id(),
     })
 }

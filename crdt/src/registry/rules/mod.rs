@@ -12,6 +12,7 @@ use automerge::{Automerge, ChangeHash, Patch};
 
 use crate::chain::Chain;
 use crate::ids::{DocId, DocKind, PlatformId};
+use crate::registry::projects::ProjectView;
 
 /// What a rule sees of one change.
 pub(crate) struct RuleInput<'a> {
@@ -35,10 +36,14 @@ pub(crate) struct RuleInput<'a> {
 }
 
 /// Checks one change against the rules of `kind`; the error says why it is refused.
-pub(crate) fn check(kind: DocKind, input: &RuleInput<'_>) -> Result<(), String> {
+///
+/// A project's rules read the whole document the change makes; that reading is returned
+/// so that the document keeps it as its view instead of reading the same state again
+/// (each read of a key costs every value it ever had).
+pub(crate) fn check(kind: DocKind, input: &RuleInput<'_>) -> Result<Option<ProjectView>, String> {
     match kind {
-        DocKind::Platforms => platforms::check(input),
+        DocKind::Platforms => platforms::check(input).map(|()| None),
         DocKind::Project => projects::check(input),
-        DocKind::Export => exports::check(input),
+        DocKind::Export => exports::check(input).map(|()| None),
     }
 }

@@ -16,15 +16,16 @@ use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use super::platforms::top_key;
 use super::RuleInput;
 use crate::ids::{DocId, DocKind};
-use crate::registry::projects::{read_strict, Access};
+use crate::registry::projects::{read_strict, Access, Parts, ProjectView};
 
-pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
+/// The rules; the reading of the document after the change, when it was read.
+pub(super) fn check(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String> {
     let mut touched = BTreeSet::new();
     for patch in input.patches {
         touched.insert(top_key(patch)?.to_string());
     }
     if touched.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     if input.before.is_empty() {
         return check_creation(input);
@@ -63,14 +64,15 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
             ));
         }
     }
-    check_result(input, touched.contains("project"))
+    let parts = read_strict(input.after)?;
+    check_result(input, parts, touched.contains("project")).map(Some)
 }
 
 /// The first change: its author creates the document as its owner, under the id derived
 /// from itself and the nonce it writes. Anyone else's root change for this id names
 /// another owner or a nonce that does not give the id, and is refused; the owner's own
 /// rival creations all carry its first sequence number, and are refused as a pair.
-fn check_creation(input: &RuleInput<'_>) -> Result<(), String> {
+fn check_creation(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String> {
     let parts = read_strict(input.after)?;
     if parts.owner != input.author {
         return Err(format!(
@@ -85,24 +87,25 @@ fn check_creation(input: &RuleInput<'_>) -> Result<(), String> {
             input.document, input.author
         ));
     }
-    check_result(input, true)
+    check_result(input, parts, true).map(Some)
 }
 
-/// The document after the change: valid, dates ordered, references in the catalog.
-fn check_result(input: &RuleInput<'_>, details: bool) -> Result<(), String> {
-    let parts = read_strict(input.after)?;
-    if !details {
-        return Ok(());
+/// The document after the change, read strictly as `parts`: valid, dates ordered,
+/// references in the catalog (`details`: when the change edited them). Returns it as
+/// the document's view.
+fn check_result(input: &RuleInput<'_>, parts: Parts, details: bool) -> Result<ProjectView, String> {
+    if details {
+        parts.project.check().map_err(|e| e.to_string())?;
+        let state = input
+            .chain
+            .state_at(input.cited_seq)
+            .ok_or_else(|| format!("the cited record seq {} is unknown", input.cited_seq))?;
+        parts
+            .project
+            .check_catalog(&state.catalog)
+            .map_err(|e| e.to_string())?;
     }
-    parts.project.check().map_err(|e| e.to_string())?;
-    let state = input
-        .chain
-        .state_at(input.cited_seq)
-        .ok_or_else(|| format!("the cited record seq {} is unknown", input.cited_seq))?;
-    parts
-        .project
-        .check_catalog(&state.catalog)
-        .map_err(|e| e.to_string())
+    Ok(parts.into_view(input.document))
 }
 
 /// What the rules need of the document at the change's dependencies.
