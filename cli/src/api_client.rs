@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use fednode::api::error::ErrorBody;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::report::Refused;
@@ -182,14 +184,13 @@ impl ApiClient {
     /// The error for an answer that is not a success: a refusal (exit 1) for what the
     /// node declines to do, an error (exit 2) for a bad token, an unknown path or a fault.
     fn failure(&self, status: ureq::http::StatusCode, body: &Value) -> anyhow::Error {
-        let code = body["error"]["code"]
-            .as_str()
-            .unwrap_or("error")
-            .to_string();
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or("no message")
-            .to_string();
+        let (code, message) = match ErrorBody::deserialize(body) {
+            Ok(ErrorBody { error }) => (error.code, error.message),
+            Err(e) => (
+                "error".to_string(),
+                format!("an error body that does not read: {e}"),
+            ),
+        };
         if status.is_client_error() && status.as_u16() != 401 && status.as_u16() != 404 {
             return Refused {
                 message: format!("fednode refused: {message}"),

@@ -293,9 +293,19 @@ fn a_node_that_is_not_there_exits_2() {
     );
 }
 
+/// Project ids as the node writes them.
+const P01: &str = "project:01010101010101010101010101010101";
+const P02: &str = "project:02020202020202020202020202020202";
+const P03: &str = "project:03030303030303030303030303030303";
+
+/// A platform id as the node writes it.
+fn platform_id(seed: u8) -> String {
+    fed_crdt::ids::PlatformId::from(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32])).to_string()
+}
+
 fn project(id: &str, code: &str, conflicts: &[&str]) -> Value {
     json!({
-        "id": id, "owner": "12D3KooWowner", "owner_name": "aphp", "access": "owner",
+        "id": id, "owner": platform_id(1), "owner_name": "aphp", "access": "owner",
         "code": code, "name": "Diabetes cohort", "description": "", "start_date": null,
         "end_date": null, "regulatory_frameworks": [], "entities": [], "members": [],
         "shares": [], "deleted": false, "conflicts": conflicts, "heads": [],
@@ -305,10 +315,7 @@ fn project(id: &str, code: &str, conflicts: &[&str]) -> Value {
 #[test]
 fn projects_list_marks_conflicts_and_prints_one_object_with_json() {
     let dir = scratch();
-    let list = json!([
-        project("project:01", "DIAB", &["project:02"]),
-        project("project:03", "ONCO", &[]),
-    ]);
+    let list = json!([project(P01, "DIAB", &[P02]), project(P03, "ONCO", &[]),]);
     let (url, rx) = stand_in(vec![(200, list.clone()), (200, list)]);
     let api = ["--api", url.as_str(), "--token-file", "tok"];
     let args = ["projects", "list", "--federation", FED];
@@ -326,20 +333,20 @@ fn projects_list_marks_conflicts_and_prints_one_object_with_json() {
         .filter(|l| l.ends_with("CONFLICT"))
         .collect();
     assert_eq!(conflicted.len(), 1, "{}", text.stdout);
-    assert!(conflicted[0].starts_with("project:01"), "{}", text.stdout);
+    assert!(conflicted[0].starts_with(P01), "{}", text.stdout);
 
     let all: Vec<&str> = all.into_iter().chain(["--json"]).collect();
     let json = fedctl(dir.path(), &all);
     assert_eq!(json.code, 0, "{}", json.stderr);
     assert_eq!(json.stdout.lines().count(), 1, "{}", json.stdout);
     let value: Value = serde_json::from_str(&json.stdout).expect("JSON");
-    assert_eq!(value["projects"][0]["conflicts"][0], "project:02");
+    assert_eq!(value["projects"][0]["conflicts"][0], P02);
 }
 
 #[test]
 fn update_patches_only_the_fields_given() {
     let dir = scratch();
-    let (url, rx) = stand_in(vec![(200, project("project:01", "DIAB2", &[]))]);
+    let (url, rx) = stand_in(vec![(200, project(P01, "DIAB2", &[]))]);
     let run = fedctl(
         dir.path(),
         &[
@@ -348,7 +355,7 @@ fn update_patches_only_the_fields_given() {
             "--federation",
             FED,
             "--project",
-            "project:01",
+            P01,
             "--code",
             "DIAB2",
             "--clear-start-date",
@@ -361,10 +368,10 @@ fn update_patches_only_the_fields_given() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let seen = next(&rx);
     assert_eq!(seen.method, "PATCH");
-    assert_eq!(seen.path, "/v1/federations/ab12/projects/project:01");
+    assert_eq!(seen.path, format!("/v1/federations/ab12/projects/{P01}"));
     assert_eq!(seen.body, json!({"code": "DIAB2", "start_date": ""}));
     assert!(
-        run.stdout.starts_with("updated project:01"),
+        run.stdout.starts_with(&format!("updated {P01}")),
         "{}",
         run.stdout
     );
@@ -374,7 +381,7 @@ fn export_entry(title: &str) -> Value {
     json!({
         "id": "export:01", "role": "requester", "requester": "12D3KooWreq",
         "requester_name": "aphp", "provider": "12D3KooWprov", "provider_name": "hcl",
-        "project": "project:01", "project_code": "DIAB",
+        "project": P01, "project_code": "DIAB",
         "request": {
             "title": title, "dataset": "Stays", "variables": ["age"],
             "period_start": "2020-01-01", "period_end": null, "population": "Adults",

@@ -8,7 +8,7 @@ use fed_crdt::registry::projects::{
     create_project, delete_project, share_project_with, update_project, Access, Project,
     ProjectView,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::views::View;
 use super::{Engine, EngineError};
@@ -105,8 +105,9 @@ impl ProjectPatch {
     }
 }
 
-/// A project as the API shows it to this platform.
-#[derive(Clone, Debug, Serialize)]
+/// A project as the API shows it to this platform: what the node answers and what
+/// `fedctl` reads.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProjectEntry {
     /// The project's document.
     pub id: DocId,
@@ -115,7 +116,7 @@ pub struct ProjectEntry {
     /// The owner's name, from its identity card in the chain.
     pub owner_name: String,
     /// This platform's access: `owner`, `write` or `read`.
-    pub access: &'static str,
+    pub access: ProjectAccess,
     /// The details.
     #[serde(flatten)]
     pub project: Project,
@@ -130,8 +131,31 @@ pub struct ProjectEntry {
     pub heads: Vec<fed_crdt::ids::ChangeHash>,
 }
 
+/// This platform's access to a project, as the API names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectAccess {
+    /// It created the project.
+    Owner,
+    /// It may edit the details.
+    Write,
+    /// It may read them.
+    Read,
+}
+
+impl ProjectAccess {
+    /// The access as the API writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProjectAccess::Owner => "owner",
+            ProjectAccess::Write => "write",
+            ProjectAccess::Read => "read",
+        }
+    }
+}
+
 /// One platform a project is shared with.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShareEntry {
     /// The platform.
     pub platform_id: PlatformId,
@@ -151,11 +175,14 @@ pub enum ProjectAnswer {
 }
 
 /// This platform's access to a project, if any.
-fn access_of(view: &ProjectView, me: &PlatformId) -> Option<&'static str> {
+fn access_of(view: &ProjectView, me: &PlatformId) -> Option<ProjectAccess> {
     if view.owner == *me {
-        Some("owner")
+        Some(ProjectAccess::Owner)
     } else {
-        view.shares.get(me).map(|a| a.name())
+        view.shares.get(me).map(|a| match a {
+            Access::Read => ProjectAccess::Read,
+            Access::Write => ProjectAccess::Write,
+        })
     }
 }
 
@@ -191,7 +218,11 @@ impl Engine {
                 Some(env)
             }
             ProjectOp::Update(id, patch) => {
-                let doc = self.readable_project(federation, id, &[Some("owner"), Some("write")])?;
+                let doc = self.readable_project(
+                    federation,
+                    id,
+                    &[Some(ProjectAccess::Owner), Some(ProjectAccess::Write)],
+                )?;
                 self.check_not_deleted(id)?;
                 let current = match self.documents.view(&id) {
                     Some(View::Project(v)) => v.project.clone(),
@@ -205,7 +236,7 @@ impl Engine {
                     .map_err(|e| EngineError::Invalid(e.to_string()))?
             }
             ProjectOp::Share(id, shares) => {
-                let doc = self.readable_project(federation, id, &[Some("owner")])?;
+                let doc = self.readable_project(federation, id, &[Some(ProjectAccess::Owner)])?;
                 self.check_not_deleted(id)?;
                 // Every recipient is checked before anything is signed: one bad
                 // recipient refuses the whole call.
@@ -235,7 +266,7 @@ impl Engine {
                 env
             }
             ProjectOp::Delete(id) => {
-                let doc = self.readable_project(federation, id, &[Some("owner")])?;
+                let doc = self.readable_project(federation, id, &[Some(ProjectAccess::Owner)])?;
                 delete_project(doc, chain, &self.signing, now_ms)
                     .map_err(|e| EngineError::Invalid(e.to_string()))?
             }
@@ -301,7 +332,7 @@ impl Engine {
         &self,
         federation: FederationId,
         id: DocId,
-        allowed: &[Option<&'static str>],
+        allowed: &[Option<ProjectAccess>],
     ) -> Result<&fed_crdt::registry::Document, EngineError> {
         let me = self.me();
         let view = match self.documents.view(&id) {
@@ -315,11 +346,11 @@ impl Engine {
         if !allowed.contains(&access) {
             return Err(EngineError::Forbidden(format!(
                 "this platform's access to project {id} is `{}`; this needs {}",
-                access.unwrap_or("none"),
+                access.map_or("none", ProjectAccess::name),
                 allowed
                     .iter()
                     .flatten()
-                    .map(|a| format!("`{a}`"))
+                    .map(|a| format!("`{}`", a.name()))
                     .collect::<Vec<_>>()
                     .join(" or ")
             )));
@@ -385,7 +416,7 @@ impl Engine {
         federation: FederationId,
         id: &DocId,
         v: &ProjectView,
-        access: &'static str,
+        access: ProjectAccess,
     ) -> ProjectEntry {
         let name = |p: &PlatformId| self.member_name(&federation, p);
         ProjectEntry {

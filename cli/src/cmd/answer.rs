@@ -79,6 +79,13 @@ pub fn json_file(path: &std::path::Path) -> anyhow::Result<Value> {
         .map_err(|e| anyhow::anyhow!("--from-file {}: not JSON: {e}", path.display()))
 }
 
+/// The node's answer read as `T` (one of the node's own reply types), or an error saying
+/// what it was expected to be.
+pub fn typed<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> anyhow::Result<T> {
+    serde_json::from_value(value)
+        .map_err(|e| anyhow::anyhow!("fednode's answer does not read as {what}: {e}"))
+}
+
 /// One entry as the node answered it (a project, an export request), with `done` saying
 /// what just happened to it, and `details` its text form.
 pub fn one_entry(

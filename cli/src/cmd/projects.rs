@@ -4,7 +4,9 @@ mod text;
 
 use serde_json::{json, Map, Value};
 
-use super::answer::{federation_path, json_file, one_entry, NodeAnswer};
+use fednode::engine::projects::ProjectEntry;
+
+use super::answer::{federation_path, json_file, one_entry, typed, NodeAnswer};
 use crate::api_client::{segment, ApiClient};
 use crate::args::{
     FederationArg, ProjectArg, ProjectCreateArgs, ProjectUpdateArgs, ProjectsCommand, ShareArgs,
@@ -169,8 +171,8 @@ fn unshare(api: &ApiClient, args: &UnshareArgs) -> anyhow::Result<Report> {
 /// `fedctl projects list`
 fn list(api: &ApiClient, args: &FederationArg) -> anyhow::Result<Report> {
     let value = api.get(&format!("{}/projects", federation_path(args)))?;
-    let projects = value.as_array().map(Vec::as_slice).unwrap_or_default();
-    let out = text::table(projects);
+    let projects: Vec<ProjectEntry> = typed(value.clone(), "a list of projects")?;
+    let out = text::table(&projects);
     Ok(Report::new(&NodeAnswer {
         value: json!({ "projects": value }),
         text: out,
@@ -179,7 +181,8 @@ fn list(api: &ApiClient, args: &FederationArg) -> anyhow::Result<Report> {
 
 /// One project as the node answered it, with `done` saying what just happened to it.
 fn one(value: Value, done: Option<&str>) -> anyhow::Result<Report> {
-    one_entry(value, done, text::details)
+    let project: ProjectEntry = typed(value.clone(), "a project")?;
+    one_entry(value, done, |_| text::details(&project))
 }
 
 /// A listing of `/v1/federations/{id}/{what}`: share recipients or catalog entries, with

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::EngineError;
 
@@ -140,13 +140,33 @@ impl From<EngineError> for ApiError {
     }
 }
 
+/// The body of every error answer, as the node writes it and `fedctl` reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What an error answer says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable code for programs (`unauthorized`, `malformed_json`, `not_found`, ...).
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The JSON path of the offending field of the body, when one is to blame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = match &self.field {
-            Some(field) => {
-                json!({"error": {"code": self.code, "message": self.message, "field": field}})
-            }
-            None => json!({"error": {"code": self.code, "message": self.message}}),
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                field: self.field,
+            },
         };
         (self.status, Json(body)).into_response()
     }

@@ -1,12 +1,13 @@
 //! The text forms of projects: the listing's table, one project in full, and the catalog
 //! entries and share recipients a project names.
 
+use fednode::engine::projects::ProjectEntry;
 use serde_json::Value;
 
-use crate::cmd::answer::{fit, joined, or_dash, text};
+use crate::cmd::answer::{fit, text};
 
 /// The listing: one line per project, marking those whose code another project has.
-pub fn table(projects: &[Value]) -> String {
+pub fn table(projects: &[ProjectEntry]) -> String {
     let mut out = format!(
         "{} projects\n{:<40}  {:<16}  {:<28}  {:<20}  {:<6}\n",
         projects.len(),
@@ -19,17 +20,21 @@ pub fn table(projects: &[Value]) -> String {
     for p in projects {
         let line = format!(
             "{:<40}  {:<16}  {:<28}  {:<20}  {:<6}{}",
-            text(&p["id"]),
-            fit(text(&p["code"]), 16),
-            fit(text(&p["name"]), 28),
-            fit(text(&p["owner_name"]), 20),
-            text(&p["access"]),
-            if has_conflicts(p) { "  CONFLICT" } else { "" },
+            p.id.to_string(),
+            fit(&p.project.code, 16),
+            fit(&p.project.name, 28),
+            fit(&p.owner_name, 20),
+            p.access.name(),
+            if p.conflicts.is_empty() {
+                ""
+            } else {
+                "  CONFLICT"
+            },
         );
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    if projects.iter().any(has_conflicts) {
+    if projects.iter().any(|p| !p.conflicts.is_empty()) {
         out.push_str(
             "CONFLICT: another project seen here has the same code; rename or delete one \
              (see `fedctl projects show`)\n",
@@ -38,79 +43,71 @@ pub fn table(projects: &[Value]) -> String {
     out
 }
 
-/// Whether other projects seen here have the same code.
-pub fn has_conflicts(project: &Value) -> bool {
-    project["conflicts"]
-        .as_array()
-        .is_some_and(|c| !c.is_empty())
+/// `items` joined with `, `, or `-` when there are none.
+fn joined<T: ToString>(items: &[T]) -> String {
+    if items.is_empty() {
+        "-".to_string()
+    } else {
+        items
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A text, or `-` when absent or empty, so that columns stay aligned.
+fn dash(text: Option<&str>) -> &str {
+    text.filter(|t| !t.is_empty()).unwrap_or("-")
 }
 
 /// Every detail of a project, one labelled line each.
-pub fn details(p: &Value) -> String {
+pub fn details(p: &ProjectEntry) -> String {
+    let d = &p.project;
     let mut out = format!(
         "{}  {}{}\n",
-        text(&p["code"]),
-        text(&p["name"]),
-        if p["deleted"] == true {
-            "  (DELETED)"
-        } else {
-            ""
-        }
+        d.code,
+        d.name,
+        if p.deleted { "  (DELETED)" } else { "" }
     );
-    let period = match (or_dash(&p["start_date"]), or_dash(&p["end_date"])) {
+    let period = match (dash(d.start_date.as_deref()), dash(d.end_date.as_deref())) {
         ("-", "-") => "-".to_string(),
         (start, end) => format!("{start} to {end}"),
     };
     let rows = [
-        ("id", text(&p["id"]).to_string()),
-        (
-            "owner",
-            format!("{} ({})", text(&p["owner_name"]), text(&p["owner"])),
-        ),
-        ("access here", text(&p["access"]).to_string()),
+        ("id", p.id.to_string()),
+        ("owner", format!("{} ({})", p.owner_name, p.owner)),
+        ("access here", p.access.name().to_string()),
         ("period", period),
-        ("frameworks", joined(&p["regulatory_frameworks"])),
-        ("entities", joined(&p["entities"])),
+        ("frameworks", joined(&d.regulatory_frameworks)),
+        ("entities", joined(&d.entities)),
         (
             "description",
-            or_dash(&p["description"]).replace('\n', "\n               "),
+            dash(Some(&d.description)).replace('\n', "\n               "),
         ),
     ];
     for (label, value) in rows {
         out.push_str(&format!("  {label:<12} {value}\n"));
     }
-    let members = p["members"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    out.push_str(&format!("members ({})\n", members.len()));
-    for m in members {
-        let line = format!(
-            "  {} <{}> {}",
-            text(&m["name"]),
-            text(&m["email"]),
-            text(&m["role"])
-        );
+    out.push_str(&format!("members ({})\n", d.members.len()));
+    for m in &d.members {
+        let line = format!("  {} <{}> {}", m.name, m.email, m.role);
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    let shares = p["shares"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    out.push_str(&format!("shared with ({})\n", shares.len()));
-    for s in shares {
+    out.push_str(&format!("shared with ({})\n", p.shares.len()));
+    for s in &p.shares {
         out.push_str(&format!(
             "  {:<52}  {:<20}  {}\n",
-            text(&s["platform_id"]),
-            fit(text(&s["name"]), 20),
-            text(&s["access"])
+            s.platform_id.to_string(),
+            fit(&s.name, 20),
+            s.access.name()
         ));
     }
-    if has_conflicts(p) {
+    if !p.conflicts.is_empty() {
         out.push_str(&format!(
             "CONFLICT: the same code as {}; rename or delete one\n",
-            joined(&p["conflicts"])
+            joined(&p.conflicts)
         ));
     }
     out
@@ -155,24 +152,62 @@ pub fn catalog(items: &[Value], title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fed_crdt::ids::{DocId, DocKind, PlatformId};
+    use fed_crdt::registry::projects::{Access, Project, ProjectMember};
+    use fednode::engine::projects::{ProjectAccess, ShareEntry};
     use serde_json::json;
+
+    fn platform(seed: u8) -> PlatformId {
+        PlatformId::from(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+    }
+
+    fn doc(seed: u8) -> DocId {
+        DocId::derive(DocKind::Project, &platform(1), [seed; 16])
+    }
+
+    /// A project as the node would answer it, read back the way fedctl reads answers.
+    fn entry(id: DocId, conflicts: Vec<DocId>) -> ProjectEntry {
+        let entry = ProjectEntry {
+            id,
+            owner: platform(1),
+            owner_name: "aphp".into(),
+            access: ProjectAccess::Owner,
+            project: Project {
+                code: "DIAB".into(),
+                name: "Diabetes".into(),
+                description: "Line one\nline two".into(),
+                start_date: Some("2024-01-01".into()),
+                end_date: None,
+                regulatory_frameworks: vec!["gdpr".into()],
+                entities: vec![],
+                members: vec![ProjectMember {
+                    name: "Ada".into(),
+                    email: "ada@x".into(),
+                    role: String::new(),
+                }],
+            },
+            shares: vec![ShareEntry {
+                platform_id: platform(2),
+                name: "hcl".into(),
+                access: Access::Write,
+            }],
+            deleted: true,
+            conflicts,
+            heads: vec![],
+        };
+        let wire = serde_json::to_value(&entry).expect("serialises");
+        serde_json::from_value(wire).expect("the node's answer reads back")
+    }
 
     #[test]
     fn only_projects_in_conflict_are_marked() {
-        let p = |id: &str, conflicts: Value| {
-            json!({"id": id, "code": "C", "name": "N", "owner_name": "o", "access": "read",
-                   "conflicts": conflicts})
-        };
-        let table = table(&[
-            p("project:01", json!(["project:02"])),
-            p("project:03", json!([])),
-        ]);
+        let table = table(&[entry(doc(1), vec![doc(2)]), entry(doc(3), vec![])]);
         let marked: Vec<&str> = table
             .lines()
             .filter(|l| l.ends_with("  CONFLICT"))
             .collect();
         assert_eq!(marked.len(), 1, "{table}");
-        assert!(marked[0].starts_with("project:01"), "{table}");
+        assert!(marked[0].starts_with(&doc(1).to_string()), "{table}");
         assert!(table.contains("rename or delete one"), "{table}");
     }
 
@@ -190,26 +225,26 @@ mod tests {
 
     #[test]
     fn details_show_members_shares_and_conflicts() {
-        let p = json!({
-            "id": "project:01", "code": "DIAB", "name": "Diabetes", "owner": "12D3KooWo",
-            "owner_name": "aphp", "access": "owner", "description": "Line one\nline two",
-            "start_date": "2024-01-01", "end_date": null, "regulatory_frameworks": ["gdpr"],
-            "entities": [], "members": [{"name": "Ada", "email": "ada@x", "role": ""}],
-            "shares": [{"platform_id": "12D3KooWs", "name": "hcl", "access": "write"}],
-            "deleted": true, "conflicts": ["project:02"],
-        });
-        let text = details(&p);
+        let text = details(&entry(doc(1), vec![doc(2)]));
         for expected in [
-            "DIAB  Diabetes  (DELETED)",
-            "period       2024-01-01 to -",
-            "frameworks   gdpr",
-            "entities     -",
-            "Line one\n               line two",
-            "members (1)\n  Ada <ada@x>\n",
-            "hcl                   write",
-            "CONFLICT: the same code as project:02",
+            "DIAB  Diabetes  (DELETED)".to_string(),
+            "period       2024-01-01 to -".into(),
+            "frameworks   gdpr".into(),
+            "entities     -".into(),
+            "access here  owner".into(),
+            "Line one\n               line two".into(),
+            "members (1)\n  Ada <ada@x>\n".into(),
+            "hcl                   write".into(),
+            format!("CONFLICT: the same code as {}", doc(2)),
         ] {
-            assert!(text.contains(expected), "{expected:?} in:\n{text}");
+            assert!(text.contains(&expected), "{expected:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn an_answer_that_is_not_a_project_is_named_as_such() {
+        let e = crate::cmd::answer::typed::<ProjectEntry>(json!({"id": "x"}), "a project")
+            .expect_err("not a project");
+        assert!(e.to_string().contains("does not read as a project"), "{e}");
     }
 }
