@@ -227,13 +227,29 @@ impl SledStore {
     }
 }
 
+/// How long opening waits for the directory's lock to be released. sled releases the
+/// lock of a dropped database when its flusher thread ends, a moment after the drop: a
+/// store closed and opened again at once (a restart in the same process, a reopen after a
+/// failure) would otherwise find it still held, above all on a loaded machine. A lock
+/// held longer is another process's.
+pub const LOCK_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Opens sled in `dir` with every tree.
 fn open_db(dir: &Path, config: StoreConfig) -> Result<Open, StoreError> {
-    let db = sled::Config::new()
-        .path(dir)
-        .cache_capacity(config.cache_bytes)
-        .open()
-        .map_err(|e| open_error(dir, e))?;
+    let deadline = std::time::Instant::now() + LOCK_RELEASE_WAIT;
+    let db = loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(config.cache_bytes)
+            .open()
+            .map_err(|e| open_error(dir, e));
+        match opened {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other?,
+        }
+    };
     let open = |tree: Tree| {
         db.open_tree(tree.name()).map_err(|e| StoreError::Backend {
             op: Operation::Open,

@@ -302,12 +302,35 @@ fn sled_reopen_after_drop_keeps_data() {
 fn sled_second_open_of_a_directory_is_refused_clearly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let _first = open_sled(dir.path());
+    let start = std::time::Instant::now();
     let err = SledStore::open(dir.path(), StoreConfig::default()).expect_err("locked");
+    assert!(
+        start.elapsed() >= super::sled_store::LOCK_RELEASE_WAIT,
+        "a held lock is refused only once the release wait is over"
+    );
     assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
     assert!(
         err.to_string().contains(&dir.path().display().to_string()),
         "{err}"
     );
+}
+
+#[test]
+fn sled_reopens_at_once_after_a_drop() {
+    // The dropped database's flusher may still hold the lock for a moment.
+    let dir = tempfile::tempdir().expect("temp dir");
+    for i in 0..20u32 {
+        let store = open_sled(dir.path());
+        let mut batch = WriteBatch::new();
+        batch.put(Tree::Envelopes, i.to_be_bytes().to_vec(), b"x".to_vec());
+        store.apply(batch).expect("apply");
+        drop(store);
+    }
+    let store = open_sled(dir.path());
+    assert!(store
+        .get(Tree::Envelopes, &19u32.to_be_bytes())
+        .expect("get")
+        .is_some());
 }
 
 #[test]
