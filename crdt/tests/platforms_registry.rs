@@ -675,7 +675,7 @@ fn anti_entropy_sends_what_the_peer_lacks() {
     let mut partial = registry(&chain);
     receive_all(&mut partial, &chain, &envs[..3]);
 
-    let missing = full.envelopes_missing_from(&partial.heads());
+    let missing = full.envelopes_missing_from(&partial.heads(), &[]);
     let hashes: Vec<ChangeHash> = missing.iter().map(|e| e.change_hash).collect();
     assert_eq!(
         hashes,
@@ -684,11 +684,37 @@ fn anti_entropy_sends_what_the_peer_lacks() {
     let outcomes = receive_all(&mut partial, &chain, &missing);
     assert_eq!(accepted(&outcomes).len(), 3);
     assert_eq!(partial.heads(), full.heads());
-    assert!(full.envelopes_missing_from(&full.heads()).is_empty());
+    assert!(full.envelopes_missing_from(&full.heads(), &[]).is_empty());
     // Unknown heads are ignored: everything is sent.
     assert_eq!(
-        full.envelopes_missing_from(&[ChangeHash([1; 32])]).len(),
+        full.envelopes_missing_from(&[ChangeHash([1; 32])], &[])
+            .len(),
         envs.len()
+    );
+}
+
+#[test]
+fn samples_of_the_peers_history_spare_what_it_holds_when_its_heads_are_unknown() {
+    let (chain, envs) = three_platforms();
+    let (full, _) = Document::from_envelopes(
+        DocId::platforms_registry(&chain.federation()),
+        &chain,
+        envs.clone(),
+    );
+    let mut partial = registry(&chain);
+    receive_all(&mut partial, &chain, &envs[..3]);
+    // 1 and 2 changes back from the newest of three; never more than asked for.
+    let samples = partial.history_samples(8);
+    assert_eq!(samples, vec![envs[1].change_hash, envs[0].change_hash]);
+    assert_eq!(partial.history_samples(1), vec![envs[1].change_hash]);
+    // The peer's head stands for a change of its own that `full` never saw: without
+    // samples everything is sent; with them, only from the newest sample on.
+    let unknown = [ChangeHash([1; 32])];
+    let missing = full.envelopes_missing_from(&unknown, &samples);
+    let hashes: Vec<ChangeHash> = missing.iter().map(|e| e.change_hash).collect();
+    assert_eq!(
+        hashes,
+        envs[2..].iter().map(|e| e.change_hash).collect::<Vec<_>>()
     );
 }
 

@@ -74,6 +74,11 @@ pub struct EngineConfig {
     pub bootstrap: Vec<(PlatformId, String)>,
 }
 
+/// Per fetch (peer, federation, kind), the changes by document that its last full
+/// answers brought and that we held already.
+type PageHeld =
+    HashMap<(PlatformId, FederationId, FetchKind), HashMap<DocId, Vec<fed_crdt::ids::ChangeHash>>>;
+
 /// What a node's engine knows and decides. See the crate's documentation.
 pub struct Engine {
     federations: Federations,
@@ -93,6 +98,10 @@ pub struct Engine {
     /// Fetches under way, with the pages still to ask, so that announcements and timers
     /// do not pile them up.
     in_flight: HashMap<(PlatformId, FederationId, FetchKind), VecDeque<SyncRequest>>,
+    /// Changes a peer's last full answers to a fetch brought that we held already, by
+    /// document: named to it as `have` in the next request, so that its answer goes on
+    /// past them (see [`Engine::held_from_pages`]). Forgotten once a page brings news.
+    page_held: PageHeld,
     /// Our requests awaiting their answer, and what each was for.
     requests: HashMap<RequestId, Purpose>,
     next_request: u64,
@@ -192,6 +201,7 @@ impl Engine {
             bootstrap,
             last_dial: HashMap::new(),
             in_flight: HashMap::new(),
+            page_held: HashMap::new(),
             requests: HashMap::new(),
             next_request: 0,
             connected: BTreeSet::new(),
@@ -218,6 +228,7 @@ impl Engine {
                 // A fetch whose connection closed may never be answered: forget it, so
                 // that the next round asks again (a late answer is still taken).
                 self.in_flight.retain(|(p, _, _), _| *p != peer);
+                self.page_held.retain(|(p, _, _), _| *p != peer);
                 // Redial at once (within the dial backoff): a peer whose rule changed was
                 // disconnected to reconnect under the new one.
                 self.refresh_peers();

@@ -15,6 +15,13 @@ pub const MAX_SYNC_REQUEST_BYTES: u64 = 1024 * 1024;
 /// Most private documents listed in one [`SyncRequest::Documents`]; a platform that shares
 /// more with one peer lists them in several requests, by ranges of document ids.
 pub const MAX_DOCUMENTS_PER_SYNC: usize = 1024;
+/// Most hashes a requester names of one document beyond its heads (`have`): samples of
+/// its history and the changes of its last answers that it held already. An answerer
+/// reads no more than these.
+pub const MAX_HAVE_PER_DOCUMENT: usize = 1024;
+/// How many samples of its history (1, 2, 4, … changes back) a requester names with its
+/// heads: enough to reach back a million changes.
+pub const HISTORY_SAMPLES: usize = 20;
 /// Most envelopes pushed in one [`SyncRequest::Push`].
 pub const MAX_ENVELOPES_PER_PUSH: usize = 8;
 /// Most key grants pushed in one [`SyncRequest::Push`] (a share grants every past epoch).
@@ -53,6 +60,11 @@ pub enum SyncRequest {
         document: DocId,
         /// The requester's heads (empty if it has nothing).
         heads: Vec<ChangeHash>,
+        /// Other changes the requester holds (see [`MAX_HAVE_PER_DOCUMENT`]): the
+        /// answerer leaves them and their ancestors out even when it does not know the
+        /// requester's heads.
+        #[serde(default)]
+        have: Vec<ChangeHash>,
     },
     /// "Here are my heads of the private documents whose audience, as I read them,
     /// includes you; send me what I lack of those whose audience, as you read them,
@@ -73,6 +85,10 @@ pub enum SyncRequest {
         /// requester's chain lagged, say, comes again).
         #[serde(default)]
         grants_held: Vec<(DocId, u32)>,
+        /// Other changes the requester holds of those documents, as in
+        /// [`SyncRequest::Document`]; only for documents with long histories.
+        #[serde(default)]
+        have: Vec<(DocId, Vec<ChangeHash>)>,
     },
     /// "Here is a digest of the private documents we share, as I hold them": the cheap
     /// first step of anti-entropy, a few bytes per federation whatever the number of

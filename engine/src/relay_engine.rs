@@ -2,6 +2,7 @@
 //! federations where this node's role is `relay`, and serve them to the platforms the
 //! keys are granted to, including those that were offline when a change was made.
 
+use super::replicate::Listing;
 use std::collections::{BTreeSet, HashMap};
 
 use fed_crdt::envelope::ChangeEnvelope;
@@ -80,11 +81,15 @@ impl Engine {
         &self,
         peer: &PlatformId,
         federation: FederationId,
-        after: Option<DocId>,
-        until: Option<DocId>,
-        documents: Vec<(DocId, Vec<ChangeHash>)>,
-        grants_held: Vec<(DocId, u32)>,
+        listing: Listing,
     ) -> SyncResponse {
+        let Listing {
+            after,
+            until,
+            documents,
+            grants_held,
+            have,
+        } = listing;
         let Some(asker) = Some(*peer).filter(|_| {
             self.federations
                 .is_member(&federation, peer, self.clock.timestamp())
@@ -102,6 +107,7 @@ impl Engine {
             };
         }
         let theirs: HashMap<DocId, Vec<ChangeHash>> = documents.into_iter().collect();
+        let have = Listing::have_by_document(have);
         let held: HashMap<DocId, u32> = grants_held.into_iter().collect();
         let mut envelopes = Vec::new();
         let mut grants = Vec::new();
@@ -132,7 +138,10 @@ impl Engine {
             if same {
                 continue;
             }
-            envelopes.extend(self.relay.missing_from(&id, &their_heads));
+            // The relay's walk treats what the platform holds alike, heads or not.
+            let mut held = their_heads;
+            held.extend(have.get(&id).into_iter().flatten().copied());
+            envelopes.extend(self.relay.missing_from(&id, &held));
             if envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE {
                 envelopes.truncate(MAX_ENVELOPES_PER_RESPONSE);
                 break;
@@ -149,7 +158,7 @@ impl Engine {
         federation: FederationId,
     ) -> Vec<SyncRequest> {
         let heads = self.relay_heads_for(federation, peer);
-        self.paged_sync_requests(federation, heads)
+        self.paged_sync_requests(federation, heads, None)
     }
 
     /// The relay's heads of the documents whose keys are granted to `platform`.

@@ -19,7 +19,7 @@ use super::{Effect, Engine, EngineError, FetchKind, Purpose};
 use crate::protocol::private_digest;
 use crate::protocol::{
     Announcement, SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_PUSH,
-    MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH,
+    MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH, MAX_HAVE_PER_DOCUMENT,
 };
 
 impl Engine {
@@ -259,6 +259,7 @@ impl Engine {
         &self,
         peer: &PlatformId,
         federation: FederationId,
+        key: &(PlatformId, FederationId, FetchKind),
     ) -> Vec<SyncRequest> {
         if self.is_relay(&federation) {
             return self.relay_sync_requests(peer, federation);
@@ -267,7 +268,7 @@ impl Engine {
             return Vec::new();
         };
         let heads = self.shared_heads(federation, peer, chain);
-        self.paged_sync_requests(federation, heads)
+        self.paged_sync_requests(federation, heads, Some(key))
     }
 
     /// Our heads of the private documents whose audience includes both `peer` and
@@ -328,11 +329,13 @@ impl Engine {
 
     /// The [`SyncRequest::Documents`] listing `heads` (in id order), by pages of
     /// [`MAX_DOCUMENTS_PER_SYNC`] with their id ranges, and how many grants we hold of
-    /// each; one empty request when there is nothing to list.
+    /// each; one empty request when there is nothing to list. For the fetch `key`, the
+    /// documents' `have` too (see [`Engine::have_of`]).
     pub(super) fn paged_sync_requests(
         &self,
         federation: FederationId,
         heads: Vec<(DocId, Vec<ChangeHash>)>,
+        key: Option<&(PlatformId, FederationId, FetchKind)>,
     ) -> Vec<SyncRequest> {
         let pages: Vec<&[(DocId, Vec<ChangeHash>)]> =
             heads.chunks(MAX_DOCUMENTS_PER_SYNC).collect();
@@ -343,6 +346,7 @@ impl Engine {
                 until: None,
                 documents: Vec::new(),
                 grants_held: Vec::new(),
+                have: Vec::new(),
             }];
         }
         let mut requests = Vec::new();
@@ -360,12 +364,21 @@ impl Engine {
                     (*id, u32::try_from(held).unwrap_or(u32::MAX))
                 })
                 .collect();
+            let have = key
+                .map(|key| {
+                    page.iter()
+                        .map(|(id, _)| (*id, self.have_of(key, id)))
+                        .filter(|(_, have)| !have.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
             requests.push(SyncRequest::Documents {
                 federation,
                 after,
                 until,
                 documents: page.to_vec(),
                 grants_held,
+                have,
             });
             after = until;
         }
@@ -378,21 +391,18 @@ impl Engine {
         &self,
         peer: &PlatformId,
         federation: FederationId,
-        after: Option<DocId>,
-        until: Option<DocId>,
-        documents: Vec<(DocId, Vec<ChangeHash>)>,
-        grants_held: Vec<(DocId, u32)>,
+        listing: Listing,
     ) -> SyncResponse {
         if self.is_relay(&federation) {
-            return self.relay_answer_documents(
-                peer,
-                federation,
-                after,
-                until,
-                documents,
-                grants_held,
-            );
+            return self.relay_answer_documents(peer, federation, listing);
         }
+        let Listing {
+            after,
+            until,
+            documents,
+            grants_held,
+            have,
+        } = listing;
         let (Some(chain), Some(asker)) = (
             self.federations.get(&federation).filter(|_| {
                 self.federations
@@ -413,6 +423,7 @@ impl Engine {
             };
         }
         let theirs: HashMap<DocId, Vec<ChangeHash>> = documents.into_iter().collect();
+        let have = Listing::have_by_document(have);
         let held: HashMap<DocId, u32> = grants_held.into_iter().collect();
         let relay = self
             .federations
@@ -446,7 +457,8 @@ impl Engine {
                 continue;
             }
             if let Some(doc) = self.documents.get(&id) {
-                envelopes.extend(doc.envelopes_missing_from(&their_heads));
+                let their_have = have.get(&id).map(Vec::as_slice).unwrap_or_default();
+                envelopes.extend(doc.envelopes_missing_from(&their_heads, their_have));
             }
             if envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE {
                 envelopes.truncate(MAX_ENVELOPES_PER_RESPONSE);
@@ -479,5 +491,35 @@ impl Engine {
             envelopes.extend(departure);
         }
         SyncResponse::Envelopes { envelopes, grants }
+    }
+}
+
+/// A [`SyncRequest::Documents`] as the answerer reads it.
+pub(super) struct Listing {
+    /// Concerned documents come after this id.
+    pub after: Option<DocId>,
+    /// Concerned documents go up to this id, included.
+    pub until: Option<DocId>,
+    /// The requester's heads of each document.
+    pub documents: Vec<(DocId, Vec<ChangeHash>)>,
+    /// How many key grants the requester holds of each.
+    pub grants_held: Vec<(DocId, u32)>,
+    /// Other changes the requester holds, by document.
+    pub have: Vec<(DocId, Vec<ChangeHash>)>,
+}
+
+impl Listing {
+    /// The `have` lists by document, each cut to [`MAX_HAVE_PER_DOCUMENT`]: a requester
+    /// naming more is read as if it had named that many.
+    pub(super) fn have_by_document(
+        have: Vec<(DocId, Vec<ChangeHash>)>,
+    ) -> HashMap<DocId, Vec<ChangeHash>> {
+        have.into_iter()
+            .take(MAX_DOCUMENTS_PER_SYNC)
+            .map(|(id, mut hashes)| {
+                hashes.truncate(MAX_HAVE_PER_DOCUMENT);
+                (id, hashes)
+            })
+            .collect()
     }
 }

@@ -3,11 +3,14 @@
 use std::collections::VecDeque;
 
 use crate::Verdict;
-use fed_crdt::ids::{DocId, FederationId, PlatformId};
+use fed_crdt::ids::{ChangeHash, DocId, FederationId, PlatformId};
 use tracing::{debug, warn};
 
 use super::{Engine, FetchKind, Purpose, RequestId, MAX_RECORDS_PER_RESPONSE};
-use crate::protocol::{SyncRequest, SyncResponse, MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH};
+use crate::protocol::{
+    SyncRequest, SyncResponse, HISTORY_SAMPLES, MAX_ENVELOPES_PER_RESPONSE, MAX_GRANTS_PER_PUSH,
+    MAX_HAVE_PER_DOCUMENT,
+};
 
 impl Engine {
     pub(super) fn answer(&mut self, peer: &PlatformId, request: SyncRequest) -> SyncResponse {
@@ -23,7 +26,18 @@ impl Engine {
                 until,
                 documents,
                 grants_held,
-            } => self.answer_documents(peer, federation, after, until, documents, grants_held),
+                have,
+            } => self.answer_documents(
+                peer,
+                federation,
+                super::replicate::Listing {
+                    after,
+                    until,
+                    documents,
+                    grants_held,
+                    have,
+                },
+            ),
             SyncRequest::Digest { federation, digest } => {
                 if !self
                     .federations
@@ -42,7 +56,9 @@ impl Engine {
                 federation,
                 document,
                 heads,
+                mut have,
             } => {
+                have.truncate(MAX_HAVE_PER_DOCUMENT);
                 // A private document is named only to its audience: anyone else gets the
                 // same answer as for a document that does not exist.
                 let in_audience = |d: &&fed_crdt::registry::Document| {
@@ -70,7 +86,7 @@ impl Engine {
                     Some(doc) => SyncResponse::Envelopes {
                         grants: Vec::new(),
                         envelopes: doc
-                            .envelopes_missing_from(&heads)
+                            .envelopes_missing_from(&heads, &have)
                             .into_iter()
                             .take(MAX_ENVELOPES_PER_RESPONSE)
                             .collect(),
@@ -137,17 +153,15 @@ impl Engine {
             }
             FetchKind::Registry => {
                 let document = DocId::platforms_registry(&federation);
+                let doc = self.documents.get(&document);
                 vec![SyncRequest::Document {
                     federation,
                     document,
-                    heads: self
-                        .documents
-                        .get(&document)
-                        .map(|d| d.heads())
-                        .unwrap_or_default(),
+                    heads: doc.map(|d| d.heads()).unwrap_or_default(),
+                    have: self.have_of(&key, &document),
                 }]
             }
-            FetchKind::Private => self.private_sync_requests(&peer, federation),
+            FetchKind::Private => self.private_sync_requests(&peer, federation, &key),
             FetchKind::PrivateDigest => vec![SyncRequest::Digest {
                 federation,
                 digest: self.private_digest_for(&peer, federation, true),
@@ -197,6 +211,47 @@ impl Engine {
         }
     }
 
+    /// What we name to a peer, beyond our heads, of `document` in the fetch `key`:
+    /// samples of our history when it is longer than one answer, and what that peer's
+    /// last full answers brought that we held already.
+    pub(super) fn have_of(
+        &self,
+        key: &(PlatformId, FederationId, FetchKind),
+        document: &DocId,
+    ) -> Vec<ChangeHash> {
+        let mut have = self
+            .documents
+            .get(document)
+            .filter(|d| d.accepted().len() > MAX_ENVELOPES_PER_RESPONSE)
+            .map(|d| d.history_samples(HISTORY_SAMPLES))
+            .unwrap_or_default();
+        if let Some(held) = self.page_held.get(key).and_then(|h| h.get(document)) {
+            have.extend_from_slice(held);
+        }
+        have.truncate(MAX_HAVE_PER_DOCUMENT);
+        have
+    }
+
+    /// Notes a full page of changes we held already; whether asking again could bring
+    /// more (it cannot once the page names nothing new, or we name as much as a peer
+    /// reads).
+    fn held_from_pages(
+        &mut self,
+        key: (PlatformId, FederationId, FetchKind),
+        page: &[(DocId, ChangeHash)],
+    ) -> bool {
+        let held = self.page_held.entry(key).or_default();
+        let mut grew = false;
+        for (document, hash) in page {
+            let named = held.entry(*document).or_default();
+            if named.len() < MAX_HAVE_PER_DOCUMENT - HISTORY_SAMPLES && !named.contains(hash) {
+                named.push(*hash);
+                grew = true;
+            }
+        }
+        grew
+    }
+
     fn handle_fetched(
         &mut self,
         peer: PlatformId,
@@ -225,6 +280,10 @@ impl Engine {
             }
             Ok(SyncResponse::Envelopes { envelopes, grants }) => {
                 let full = envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE;
+                let page: Vec<(DocId, ChangeHash)> = envelopes
+                    .iter()
+                    .map(|e| (e.document, e.change_hash))
+                    .collect();
                 let mut progressed = false;
                 self.receive_grants(
                     federation,
@@ -240,8 +299,17 @@ impl Engine {
                         progressed |= !self.receive_or_await_key(peer, env);
                     }
                 }
+                let key = (peer, federation, kind);
                 if full && progressed {
+                    self.page_held.remove(&key);
                     self.fetch(peer, federation, kind);
+                } else if full && self.held_from_pages(key, &page) {
+                    // A full page of what we hold: the peer does not know where our
+                    // histories meet. Ask again naming that page, so that it answers
+                    // past it.
+                    self.fetch(peer, federation, kind);
+                } else {
+                    self.page_held.remove(&key);
                 }
             }
             Ok(SyncResponse::Received | SyncResponse::InSync) => {}

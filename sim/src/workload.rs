@@ -283,6 +283,7 @@ impl Sim {
                 federation,
                 document: DocId::platforms_registry(&federation),
                 heads: Vec::new(),
+                have: Vec::new(),
             },
         ];
         for request in requests {

@@ -329,6 +329,7 @@ fn a_misbehaving_member_is_refused_at_every_node_and_changes_nothing() {
                 federation,
                 document: DocId::platforms_registry(&federation),
                 heads: Vec::new(),
+                have: Vec::new(),
             },
             SyncRequest::Digest {
                 federation,

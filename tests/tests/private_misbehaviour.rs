@@ -87,6 +87,7 @@ fn shared_with_mallory(
         until: None,
         documents: Vec::new(),
         grants_held: Vec::new(),
+        have: Vec::new(),
     };
     match mallory.request(node, request) {
         Ok(SyncResponse::Envelopes { envelopes, grants }) => {
@@ -460,6 +461,7 @@ fn forged_project_and_export_changes_are_refused_by_the_audience() {
             })
             .collect(),
         grants_held: Vec::new(),
+        have: Vec::new(),
     };
     match mallory.request(&a, listing) {
         Ok(SyncResponse::Refused { reason }) => assert!(reason.contains("at most"), "{reason}"),

@@ -110,3 +110,70 @@ fn a_fetch_lost_with_its_connection_is_asked_again_after_reconnecting() {
     again.extend(c.nodes[0].engine.handle(Input::Tick, now));
     assert_eq!(fetches(&again), fetches(&first));
 }
+
+#[test]
+fn two_nodes_that_each_wrote_apart_after_a_long_shared_history_converge() {
+    // More shared changes than one answer holds: a peer that does not know the asker's
+    // newest change must still find what the asker holds, or it sends the oldest page
+    // of the history again at every round and neither side ever gets the other's news.
+    let mut c = Cluster::new(2);
+    c.connect(0, 1);
+    for i in 0..3 * fed_engine::protocol::MAX_ENVELOPES_PER_RESPONSE {
+        c.set_profile(i % 2, &format!("shared {i}"))
+            .expect("write")
+            .expect("change");
+    }
+    let doc = DocId::platforms_registry(&c.federation());
+    assert_eq!(
+        c.nodes[0].engine.heads_of(&doc),
+        c.nodes[1].engine.heads_of(&doc)
+    );
+    c.disconnect(0, 1);
+    let mine = c.set_profile(0, "apart 0").expect("write").expect("change");
+    let theirs = c.set_profile(1, "apart 1").expect("write").expect("change");
+
+    c.connect(0, 1);
+    c.tick();
+    assert!(c.nodes[0].engine.holds_change(&doc, &theirs));
+    assert!(c.nodes[1].engine.holds_change(&doc, &mine));
+    assert_eq!(
+        c.nodes[0].engine.heads_of(&doc),
+        c.nodes[1].engine.heads_of(&doc)
+    );
+}
+
+#[test]
+fn two_nodes_that_each_wrote_much_apart_converge_past_pages_they_both_hold() {
+    // Each side writes more apart than one answer holds: the samples of the asker's
+    // history then land among what it wrote alone, the first answers bring only what
+    // it held already, and it must go on naming those pages until the news comes.
+    let page = fed_engine::protocol::MAX_ENVELOPES_PER_RESPONSE;
+    let mut c = Cluster::new(2);
+    c.connect(0, 1);
+    for i in 0..page {
+        c.set_profile(i % 2, &format!("shared {i}")).expect("write");
+    }
+    c.disconnect(0, 1);
+    let mut last = [None, None];
+    for i in 0..3 * page {
+        for (node, slot) in last.iter_mut().enumerate() {
+            *slot = c
+                .set_profile(node, &format!("apart {node} {i}"))
+                .expect("write");
+        }
+    }
+    c.connect(0, 1);
+    c.tick();
+    let doc = DocId::platforms_registry(&c.federation());
+    for (node, change) in last.iter().enumerate() {
+        let change = change.expect("a change");
+        assert!(
+            c.nodes[1 - node].engine.holds_change(&doc, &change),
+            "node {node}'s last"
+        );
+    }
+    assert_eq!(
+        c.nodes[0].engine.heads_of(&doc),
+        c.nodes[1].engine.heads_of(&doc)
+    );
+}

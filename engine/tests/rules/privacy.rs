@@ -28,6 +28,7 @@ fn a_private_document_reaches_its_audience_only() {
             federation,
             document: id,
             heads: Vec::new(),
+            have: Vec::new(),
         },
     );
     assert!(
@@ -91,6 +92,7 @@ fn a_platform_whose_removal_push_was_lost_learns_of_it_by_anti_entropy() {
                 until: None,
                 documents: vec![(id, named)],
                 grants_held: Vec::new(),
+                have: Vec::new(),
             },
         );
         assert!(
@@ -116,6 +118,7 @@ fn a_non_member_is_refused_the_chain_and_every_document() {
             federation,
             document: DocId::platforms_registry(&federation),
             heads: Vec::new(),
+            have: Vec::new(),
         },
     ];
     for request in requests {

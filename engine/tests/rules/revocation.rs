@@ -53,6 +53,7 @@ fn a_revoked_platform_may_fetch_the_chain_only() {
             federation,
             document: DocId::platforms_registry(&federation),
             heads: Vec::new(),
+            have: Vec::new(),
         },
     );
     assert!(

@@ -117,6 +117,7 @@ impl Attacker {
             federation: self.federation,
             document,
             heads: Vec::new(),
+            have: Vec::new(),
         };
         let envelopes = match self.request(node, request) {
             Ok(SyncResponse::Envelopes { envelopes, .. }) => envelopes,

@@ -280,9 +280,30 @@ impl Document {
         self.buffer.len_for(author)
     }
 
-    /// The accepted envelopes that a peer whose document has `their_heads` lacks, in
-    /// causal order. Heads we do not know are ignored (the peer has something we lack).
-    pub fn envelopes_missing_from(&self, their_heads: &[ChangeHash]) -> Vec<ChangeEnvelope> {
+    /// Hashes of accepted changes 1, 2, 4, 8, … places back from the newest (at most
+    /// `limit`), in that order. Named to a peer with our heads, they let it find where
+    /// our histories meet even when it does not know our newest changes: without them,
+    /// it could only send its history from the start, one page at a time, and would send
+    /// the same first page at every round.
+    pub fn history_samples(&self, limit: usize) -> Vec<ChangeHash> {
+        let newest = self.accepted.len();
+        std::iter::successors(Some(1usize), |d| d.checked_mul(2))
+            .take_while(|d| *d < newest)
+            .take(limit)
+            .filter_map(|d| self.accepted.get(newest - 1 - d))
+            .map(|e| e.env.change_hash)
+            .collect()
+    }
+
+    /// The accepted envelopes that a peer lacks, in causal order, when it holds
+    /// `their_heads` and the changes `their_have` (samples of its history, see
+    /// [`Document::history_samples`]), with all their ancestors. Hashes we do not know
+    /// are ignored (the peer has something we lack).
+    pub fn envelopes_missing_from(
+        &self,
+        their_heads: &[ChangeHash],
+        their_have: &[ChangeHash],
+    ) -> Vec<ChangeEnvelope> {
         // A peer in step, as most are at most ticks, costs no walk of the history.
         let mut sorted = their_heads.to_vec();
         sorted.sort_unstable();
@@ -290,7 +311,9 @@ impl Document {
         if !self.deferred && sorted == self.heads() {
             return Vec::new();
         }
-        let theirs = history::ancestors(their_heads, |h| self.accepted_deps(h));
+        let mut held = their_heads.to_vec();
+        held.extend_from_slice(their_have);
+        let theirs = history::ancestors(&held, |h| self.accepted_deps(h));
         self.accepted
             .iter()
             .filter(|e| !theirs.contains(&e.env.change_hash))
