@@ -379,6 +379,49 @@ fn the_view_a_document_keeps_is_the_one_it_reads_after_every_change() {
     }
 }
 
+#[test]
+fn a_concurrent_change_is_judged_where_it_lands_as_it_would_be_on_its_dependencies() {
+    let chain = chain();
+    let (doc, envs) = shared(&chain);
+    let edit = |seed, name: &str, at| {
+        update_project(&doc, &chain, &key(seed), &project(name), ms(NOW + at))
+            .unwrap()
+            .unwrap()
+            .into_envelope()
+    };
+    // Three changes on the same heads: P2's edit, P3's edit (read access: refused) and
+    // the owner's unshare of P3. Whichever comes first lands on the heads; the others
+    // are judged on a document that already holds it.
+    let concurrent = [
+        edit(P2, "By P2", 2),
+        edit(P3, "By P3", 3),
+        share_project(&doc, &chain, &key(P1), pid(P3), None, ms(NOW + 4))
+            .unwrap()
+            .unwrap()
+            .into_envelope(),
+    ];
+    let mut results = Vec::new();
+    for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0], [1, 0, 2]] {
+        let mut doc = Document::new(doc_id(), &chain);
+        for env in envs.iter().chain(order.iter().map(|i| &concurrent[*i])) {
+            doc.receive(&chain, env.clone());
+        }
+        assert!(doc.judged_in_place() >= 1, "order {order:?}");
+        let refused: Vec<_> = doc.refusals().map(|r| (r.change_hash, r.check)).collect();
+        assert_eq!(
+            refused,
+            [(concurrent[1].change_hash, RefusalCheck::Rule)],
+            "order {order:?}"
+        );
+        results.push((doc.heads(), view(&doc)));
+    }
+    for r in &results {
+        assert_eq!(r, &results[0]);
+    }
+    assert_eq!(results[0].1.project.name, "By P2");
+    assert!(!results[0].1.shares.contains_key(&pid(P3)));
+}
+
 /// A root change by `seed` that creates project `doc_id()` with `seed` as its owner and
 /// `nonce`, as a member who learnt the id would forge it.
 fn rival_creation(chain: &Chain, seed: u8, nonce: [u8; 16]) -> ChangeEnvelope {

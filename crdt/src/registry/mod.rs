@@ -14,6 +14,7 @@
 //!   history, and the local changes.
 //! - `rules/`: the field-level rules, one file per document kind.
 
+mod as_of;
 pub mod document;
 pub mod exports;
 mod local;

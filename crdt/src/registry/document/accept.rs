@@ -195,7 +195,7 @@ impl Document {
         let applied = match made {
             Some(made) => {
                 let view =
-                    self.check_fields(chain, &entry, &made.base, &made.patches, &made.after)?;
+                    self.check_fields(chain, &entry, &made.base, &made.patches, &made.after, None)?;
                 Some(Applied {
                     doc: made.after,
                     view,
@@ -276,11 +276,24 @@ impl Document {
             if let Some((fork, patches)) = replay::replay(&self.doc, &entry.change) {
                 self.replayed += 1;
                 let before = self.doc.get_heads();
-                let view = self.check_fields(chain, entry, &before, &patches, &fork)?;
+                let view = self.check_fields(chain, entry, &before, &patches, &fork, None)?;
                 return Ok(Some(Applied { doc: fork, view }));
             }
         }
-        let fork = if at_heads {
+        // A change made on an older state is applied to a copy of the document as it is
+        // and judged as of its own hash (see `AsOf`), when everything it names lies in
+        // its own past: it then makes there exactly the state it would make on its
+        // dependencies alone. Otherwise the document is rebuilt at its dependencies,
+        // which replays the whole history.
+        // Not for a second change of its author with the same number either: the document
+        // holds the first, so Automerge would take it for a malformed change instead of
+        // letting the equivocation check refuse both.
+        let equivocates = self
+            .seqs
+            .contains_key(&(entry.env.author, entry.change.seq()));
+        let in_place = at_heads
+            || (!deps.is_empty() && !equivocates && self.names_only_its_past(entry, &deps));
+        let fork = if in_place {
             self.doc.clone()
         } else if deps.is_empty() {
             Automerge::new()
@@ -292,7 +305,11 @@ impl Document {
                 )
             })?
         };
-        let before = fork.get_heads();
+        let before = if in_place && !at_heads {
+            deps.clone()
+        } else {
+            fork.get_heads()
+        };
         let change = entry.change.clone();
         let hash = change.hash();
         // Automerge asserts on some malformed changes; the fork is thrown away either way.
@@ -333,10 +350,54 @@ impl Document {
                     ))
                 }
             };
+        if in_place && !at_heads {
+            self.judged_in_place += 1;
+            let after = [hash];
+            let patches = fork.diff(&before, &after);
+            self.check_fields(chain, entry, &before, &patches, &fork, Some(&after))?;
+            // The copy is this document with the change: no second application.
+            return Ok(Some(Applied {
+                doc: fork,
+                view: None,
+            }));
+        }
         let after = fork.get_heads();
         let patches = fork.diff(&before, &after);
-        let view = self.check_fields(chain, entry, &before, &patches, &fork)?;
+        let view = self.check_fields(chain, entry, &before, &patches, &fork, None)?;
         Ok(at_heads.then_some(Applied { doc: fork, view }))
+    }
+
+    /// Whether every object, list element and overwritten operation that `entry`'s
+    /// operations name was made by a change in its past (`deps` and their ancestors) or
+    /// by itself: then applying it to the document as it is changes nothing about the
+    /// state it makes, nor whether it applies.
+    fn names_only_its_past(&self, entry: &Entry, deps: &[automerge::ChangeHash]) -> bool {
+        use automerge::legacy::{ElementId, Key, ObjectId, OpId};
+        let change = &entry.change;
+        let actor = change.actor_id();
+        let own = change.start_op().get()..change.start_op().get() + change.len() as u64;
+        let deps: Vec<ChangeHash> = deps.iter().copied().map(ChangeHash::from).collect();
+        let past = history::ancestors(&deps, |h| self.accepted_deps(h));
+        let in_past = |id: &OpId| {
+            if id.actor() == actor && own.contains(&id.counter()) {
+                return true;
+            }
+            let exid = automerge::ObjId::Id(id.counter(), id.actor().clone(), usize::MAX);
+            self.doc
+                .hash_for_opid(&exid)
+                .is_some_and(|h| past.contains(&ChangeHash::from(h)))
+        };
+        change.decode().operations.iter().all(|op| {
+            let obj = match &op.obj {
+                ObjectId::Root => true,
+                ObjectId::Id(id) => in_past(id),
+            };
+            let key = match &op.key {
+                Key::Seq(ElementId::Id(id)) => in_past(id),
+                Key::Map(_) | Key::Seq(ElementId::Head) => true,
+            };
+            obj && key && op.pred.iter().all(in_past)
+        })
     }
 
     /// Whether `entry` was made on the document as it is now: every head is among its
@@ -357,6 +418,7 @@ impl Document {
         before: &[automerge::ChangeHash],
         patches: &[automerge::Patch],
         after: &Automerge,
+        after_heads: Option<&[automerge::ChangeHash]>,
     ) -> Result<Option<ProjectView>, Refusal> {
         let input = RuleInput {
             document: self.id,
@@ -367,6 +429,7 @@ impl Document {
             before,
             patches,
             after,
+            after_heads,
         };
         rules::check(self.id.kind, &input)
             .map_err(|reason| entry.env.refusal(RefusalCheck::Rule, reason))

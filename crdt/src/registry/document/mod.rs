@@ -146,6 +146,9 @@ pub struct Document {
     checked: Option<Box<accept::Checked>>,
     /// How many received changes were made again rather than applied (see [`replay`]).
     replayed: u64,
+    /// How many changes made on an older state were judged on the document as it is,
+    /// as of their own hash, rather than on a rebuild at their dependencies.
+    judged_in_place: u64,
     /// What the rules read of the document when they last applied a change to it, and
     /// the heads it was read at: a project's view, read once per change.
     kept_view: Option<Box<(Vec<automerge::ChangeHash>, ProjectView)>>,
@@ -169,6 +172,7 @@ impl Document {
             sealing: None,
             checked: None,
             replayed: 0,
+            judged_in_place: 0,
             kept_view: None,
         }
     }
@@ -273,6 +277,13 @@ impl Document {
     /// the document's heads should take.
     pub fn replayed(&self) -> u64 {
         self.replayed
+    }
+
+    /// How many changes made on an older state this document judged as of their own
+    /// hash on the document as it is: the cheap path for a concurrent change, which
+    /// every honest one should take.
+    pub fn judged_in_place(&self) -> u64 {
+        self.judged_in_place
     }
 
     /// How many envelopes of `author` wait in the buffer.

@@ -76,6 +76,14 @@ impl<'a> At<'a> {
         At { doc, heads: None }
     }
 
+    /// The state `as_of` reads.
+    pub(crate) fn of(as_of: crate::registry::as_of::AsOf<'a>) -> At<'a> {
+        At {
+            doc: as_of.doc(),
+            heads: as_of.heads(),
+        }
+    }
+
     /// The document as it was at `heads`.
     pub fn heads(doc: &'a Automerge, heads: &'a [ChangeHash]) -> At<'a> {
         At {

@@ -43,7 +43,7 @@ impl Parts {
 }
 
 /// Reads a whole project document; the error says what is wrong.
-pub(crate) fn read_strict(doc: &Automerge) -> Result<Parts, String> {
+pub(crate) fn read_strict<R: ReadDoc>(doc: &R) -> Result<Parts, String> {
     if let Some(unknown) = doc
         .keys(ROOT)
         .find(|k| !["owner", "nonce", "project", "shares", "deleted"].contains(&k.as_str()))
@@ -106,7 +106,7 @@ pub(crate) fn read_strict(doc: &Automerge) -> Result<Parts, String> {
     })
 }
 
-fn read_details(doc: &Automerge, obj: &ObjId) -> Result<Project, String> {
+fn read_details<R: ReadDoc>(doc: &R, obj: &ObjId) -> Result<Project, String> {
     if let Some(unknown) = doc.keys(obj).find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(format!("`{}` is not a project field", quote(&unknown)));
     }
@@ -161,7 +161,7 @@ fn read_details(doc: &Automerge, obj: &ObjId) -> Result<Project, String> {
     Ok(project)
 }
 
-fn string(doc: &Automerge, obj: &ObjId, field: &str) -> Result<String, String> {
+fn string<R: ReadDoc>(doc: &R, obj: &ObjId, field: &str) -> Result<String, String> {
     match doc.get(obj, field) {
         Ok(Some((Value::Scalar(v), _))) => match v.as_ref() {
             ScalarValue::Str(s) => Ok(s.to_string()),
@@ -172,8 +172,8 @@ fn string(doc: &Automerge, obj: &ObjId, field: &str) -> Result<String, String> {
     }
 }
 
-fn list<'a>(
-    doc: &'a Automerge,
+fn list<'a, R: ReadDoc>(
+    doc: &'a R,
     obj: &ObjId,
     field: &str,
     max: usize,

@@ -90,7 +90,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
     if touched.contains("history") {
         check_step(input, &before, state, party)
     } else {
-        read_strict(At::now(input.after)).map(|_| ())
+        read_strict(At::of(input.state())).map(|_| ())
     }
 }
 
@@ -134,13 +134,13 @@ fn check_step(
     // A new list, even one copying every entry, would hide the steps appended to the old
     // one concurrently: entries go into the one list the creation made.
     let same_list = matches!(
-        input.after.get(ROOT, "history"),
+        input.state().get(ROOT, "history"),
         Ok(Some((Value::Object(ObjType::List), obj))) if obj == before.history_obj
     );
     if !same_list {
         return Err("replaces the `history` list; steps may only be appended to it".into());
     }
-    let after = read_strict(At::now(input.after))?;
+    let after = read_strict(At::of(input.state()))?;
     let (n, m) = (before.history.len(), after.history.len());
     if m > MAX_EXPORT_HISTORY {
         return Err(format!(
@@ -195,7 +195,7 @@ fn check_step(
 /// The first change: the requester creates its own request, under the id derived from
 /// itself and the nonce it writes, to a platform that can answer it.
 fn check_creation(input: &RuleInput<'_>) -> Result<(), String> {
-    let parts = read_strict(At::now(input.after))?;
+    let parts = read_strict(At::of(input.state()))?;
     if parts.requester != input.author {
         return Err(format!(
             "creates a request from {}; its author {} may only create its own",

@@ -12,6 +12,7 @@ use automerge::{Automerge, ChangeHash, Patch};
 
 use crate::chain::Chain;
 use crate::ids::{DocId, DocKind, PlatformId};
+use crate::registry::as_of::AsOf;
 use crate::registry::projects::ProjectView;
 
 /// What a rule sees of one change.
@@ -31,8 +32,19 @@ pub(crate) struct RuleInput<'a> {
     pub before: &'a [ChangeHash],
     /// The patches from the fork at the change's dependencies to the fork with it.
     pub patches: &'a [Patch],
-    /// The fork with the change applied.
+    /// A document holding the change (and, for a change made on an older state, changes
+    /// made concurrently with it): the rules read it at `after_heads`.
     pub after: &'a Automerge,
+    /// The heads of the state the change makes, in `after`; `None` when that state is
+    /// `after` as it is (a change made on the document's heads).
+    pub after_heads: Option<&'a [ChangeHash]>,
+}
+
+impl<'a> RuleInput<'a> {
+    /// The state the change makes: what the rules judge.
+    pub(crate) fn state(&self) -> AsOf<'a> {
+        AsOf::at(self.after, self.after_heads)
+    }
 }
 
 /// Checks one change against the rules of `kind`; the error says why it is refused.

@@ -31,9 +31,10 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
     if !touched {
         return Ok(());
     }
-    match input.after.get(ROOT, own.as_str()) {
+    let state = input.state();
+    match state.get(ROOT, own.as_str()) {
         Ok(None) => Ok(()),
-        Ok(Some((Value::Object(ObjType::Map), obj))) => read_profile(input.after, &obj)
+        Ok(Some((Value::Object(ObjType::Map), obj))) => read_profile(&state, &obj)
             .map(|_| ())
             .map_err(|e| e.to_string()),
         Ok(Some(_)) => Err(format!("the entry `{own}` must be a map of profile fields")),

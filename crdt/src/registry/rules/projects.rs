@@ -64,7 +64,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String
             ));
         }
     }
-    let parts = read_strict(input.after)?;
+    let parts = read_strict(&input.state())?;
     check_result(input, parts, touched.contains("project")).map(Some)
 }
 
@@ -73,7 +73,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String
 /// another owner or a nonce that does not give the id, and is refused; the owner's own
 /// rival creations all carry its first sequence number, and are refused as a pair.
 fn check_creation(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String> {
-    let parts = read_strict(input.after)?;
+    let parts = read_strict(&input.state())?;
     if parts.owner != input.author {
         return Err(format!(
             "creates a project owned by {}; its author {} may only create its own",
