@@ -79,3 +79,12 @@ fn seed_10_an_unshared_platform_learns_of_its_removal() {
 fn seed_105_honest_nodes_agree_on_every_change_after_a_revocation() {
     assert_holds(&run(6, 105, 400));
 }
+
+/// A node accepted a change while another write was still waiting for its flush; a write
+/// applied at once in between made the memory store undo the waiting one (its `resume`
+/// undid unsynced writes even though no sync had failed), and the node could not start
+/// again from a store holding changes whose dependency was gone.
+#[test]
+fn seed_78_a_write_applied_at_once_keeps_the_ones_waiting_for_their_flush() {
+    assert_holds(&run(10, 78, 300));
+}

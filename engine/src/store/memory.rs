@@ -27,6 +27,10 @@ struct Inner {
     maps: Maps,
     /// Writes since the last sync, oldest first.
     unsynced: Vec<Undo>,
+    /// Every sync fails, as on a full disk (see [`MemoryStore::fail_syncs`]).
+    failing: bool,
+    /// A sync failed: writes are refused until [`Store::resume`] undoes the unsynced ones.
+    halted: bool,
 }
 
 impl MemoryStore {
@@ -42,9 +46,22 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Makes every sync fail from now on, as on a full disk (`true`), or succeed again
+    /// (`false`): a failed sync halts the store until [`Store::resume`], as the node's
+    /// store does.
+    pub fn fail_syncs(&self, failing: bool) {
+        self.lock().failing = failing;
+    }
+
     /// Loses every write not synced yet, as a crash of the process would.
     pub fn crash(&self) {
         let mut inner = self.lock();
+        inner.halted = false;
+        Self::undo(&mut inner);
+    }
+
+    /// Restores what every unsynced write overwrote, newest first.
+    fn undo(inner: &mut Inner) {
         let undo = std::mem::take(&mut inner.unsynced);
         for (tree, key, old) in undo.into_iter().rev() {
             let map = &mut inner.maps[tree.index()];
@@ -79,7 +96,10 @@ impl Store for MemoryStore {
     /// Applies the whole batch under one lock, so no reader sees part of it.
     fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let Inner { maps, unsynced } = &mut *inner;
+        if inner.halted {
+            return Err(StoreError::Halted);
+        }
+        let Inner { maps, unsynced, .. } = &mut *inner;
         for (tree, key, value) in batch.ops() {
             let map = &mut maps[tree.index()];
             let old = match value {
@@ -92,13 +112,40 @@ impl Store for MemoryStore {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        self.lock().unsynced.clear();
+        let mut inner = self.lock();
+        if inner.halted {
+            return Err(StoreError::Halted);
+        }
+        if inner.failing {
+            inner.halted = true;
+            return Err(StoreError::Backend {
+                op: super::Operation::Flush,
+                trees: Vec::new(),
+                key: None,
+                source: Box::new(std::io::Error::other("no space left on device")),
+            });
+        }
+        inner.unsynced.clear();
         Ok(())
     }
 
-    /// Undoes the writes not synced, as the sled store does after a failed sync.
+    /// After a failed sync, undoes the writes not synced, as the sled store does; nothing
+    /// happens if no sync failed (the unsynced writes stay, to be made durable by the
+    /// next sync).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Halted`] while syncs still fail.
     fn resume(&self) -> Result<(), StoreError> {
-        self.crash();
+        let mut inner = self.lock();
+        if !inner.halted {
+            return Ok(());
+        }
+        if inner.failing {
+            return Err(StoreError::Halted);
+        }
+        inner.halted = false;
+        Self::undo(&mut inner);
         Ok(())
     }
 
@@ -116,5 +163,56 @@ impl Store for MemoryStore {
             .map(|(k, v)| k.len() + v.len())
             .sum();
         Ok(u64::try_from(bytes).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(key: &[u8]) -> WriteBatch {
+        let mut batch = WriteBatch::new();
+        batch.put(Tree::Envelopes, key.to_vec(), b"v".to_vec());
+        batch
+    }
+
+    fn holds(store: &MemoryStore, key: &[u8]) -> bool {
+        store.get(Tree::Envelopes, key).expect("get").is_some()
+    }
+
+    #[test]
+    fn a_write_applied_at_once_keeps_the_unsynced_ones_before_it() {
+        // `apply` resumes first: with no failed sync, that must not undo what was
+        // written and is waiting for the next sync.
+        let store = MemoryStore::new();
+        store.write(put(b"waiting")).expect("write");
+        store.apply(put(b"at once")).expect("apply");
+        store.crash();
+        assert!(holds(&store, b"waiting"), "the sync of `apply` covered it");
+        assert!(holds(&store, b"at once"));
+    }
+
+    #[test]
+    fn a_failed_sync_halts_until_resumed_and_resuming_undoes_the_unsynced() {
+        let store = MemoryStore::new();
+        store.apply(put(b"durable")).expect("apply");
+        store.write(put(b"lost")).expect("write");
+        store.fail_syncs(true);
+        assert!(store.sync().is_err());
+        assert!(matches!(
+            store.write(put(b"refused")),
+            Err(StoreError::Halted)
+        ));
+        assert!(
+            matches!(store.resume(), Err(StoreError::Halted)),
+            "still failing"
+        );
+        store.fail_syncs(false);
+        store.resume().expect("resume");
+        assert!(holds(&store, b"durable"));
+        assert!(!holds(&store, b"lost"));
+        assert!(!holds(&store, b"refused"));
+        store.apply(put(b"after")).expect("writes go on");
+        assert!(holds(&store, b"after"));
     }
 }

@@ -304,11 +304,17 @@ impl Cluster {
         self.now = Clock::at_millis(self.now.millis + millis);
     }
 
-    /// Makes node `i`'s held batches durable.
+    /// Syncs node `i`'s store for its held batches: they become durable, or the node is
+    /// told the sync failed (see [`MemoryStore::fail_syncs`]).
     pub fn sync(&mut self, i: usize) {
+        use crate::store::Store;
         if let Some(&up_to) = self.nodes[i].unsynced.last() {
             self.nodes[i].unsynced.clear();
-            self.input(i, Input::Durable { up_to });
+            let input = match self.nodes[i].store.sync() {
+                Ok(()) => Input::Durable { up_to },
+                Err(e) => Input::PersistFailed { error: Arc::new(e) },
+            };
+            self.input(i, input);
             self.run();
         }
     }

@@ -1,11 +1,8 @@
 //! Replies and our own messages wait for the batch; one input is one batch; a failed
 //! batch fails its callers and changes nothing; a crash loses only what was not durable.
 
-use std::sync::Arc;
-
 use fed_crdt::ids::DocId;
-use fed_engine::store::{Operation, StoreError};
-use fed_engine::{Answer, Command, Input};
+use fed_engine::{Answer, Command};
 
 use crate::Cluster;
 
@@ -84,19 +81,8 @@ fn a_failed_batch_fails_every_waiting_caller_and_the_document_reads_as_before() 
     let second = c.call_held(0, profile_command(&c, "lost two"));
     assert_ne!(c.nodes[0].engine.heads_of(&doc), before, "visible at once");
 
-    let error = StoreError::Backend {
-        op: Operation::Flush,
-        trees: Vec::new(),
-        key: None,
-        source: Box::new(std::io::Error::other("no space left on device")),
-    };
-    c.input(
-        0,
-        Input::PersistFailed {
-            error: Arc::new(error),
-        },
-    );
-    c.run();
+    c.nodes[0].store.fail_syncs(true);
+    c.sync(0);
     for id in [first, second] {
         match c.reply(0, id) {
             Some(Err(e)) => assert!(e.to_string().contains("no space"), "{e}"),
@@ -106,6 +92,7 @@ fn a_failed_batch_fails_every_waiting_caller_and_the_document_reads_as_before() 
     assert_eq!(c.nodes[0].engine.heads_of(&doc), before);
 
     // Writes go on once the store resumes, and survive a restart.
+    c.nodes[0].store.fail_syncs(false);
     c.nodes[0].hold = false;
     let change = c.set_profile(0, "after").expect("write after the failure");
     c.restart(0);
