@@ -297,6 +297,8 @@ fn a_node_that_is_not_there_exits_2() {
 const P01: &str = "project:01010101010101010101010101010101";
 const P02: &str = "project:02020202020202020202020202020202";
 const P03: &str = "project:03030303030303030303030303030303";
+/// An export request id as the node writes it.
+const E01: &str = "export:01010101010101010101010101010101";
 
 /// A platform id as the node writes it.
 fn platform_id(seed: u8) -> String {
@@ -379,8 +381,8 @@ fn update_patches_only_the_fields_given() {
 
 fn export_entry(title: &str) -> Value {
     json!({
-        "id": "export:01", "role": "requester", "requester": "12D3KooWreq",
-        "requester_name": "aphp", "provider": "12D3KooWprov", "provider_name": "hcl",
+        "id": E01, "role": "requester", "requester": platform_id(1),
+        "requester_name": "aphp", "provider": platform_id(2), "provider_name": "hcl",
         "project": P01, "project_code": "DIAB",
         "request": {
             "title": title, "dataset": "Stays", "variables": ["age"],
@@ -390,7 +392,7 @@ fn export_entry(title: &str) -> Value {
         },
         "state": "draft", "conditions": null, "delivery_reference": null,
         "next": ["submitted", "cancelled"],
-        "history": [{"from": null, "to": "draft", "author": "12D3KooWreq", "at_ms": 0,
+        "history": [{"from": null, "to": "draft", "author": platform_id(1), "at_ms": 0,
                      "comment": "", "conditions": "", "reference": "", "applied": true}],
         "heads": [],
     })

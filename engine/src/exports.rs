@@ -6,7 +6,7 @@ use fed_crdt::registry::exports::{
     create_export, transition_export, update_export, who_may, ExportRequest, ExportState,
     ExportView, Party, Transition,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::views::View;
 use super::{Engine, EngineError};
@@ -47,8 +47,9 @@ pub enum ExportAnswer {
     Many(Vec<ExportEntry>),
 }
 
-/// An export request as the API shows it to this platform.
-#[derive(Clone, Debug, Serialize)]
+/// An export request as the API shows it to this platform: what the node answers and
+/// what `fedctl` reads.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExportEntry {
     /// The request's document.
     pub id: DocId,
@@ -83,7 +84,7 @@ pub struct ExportEntry {
 }
 
 /// One transition of a request's history.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HistoryItem {
     /// The state its author saw (`None` for the creation).
     pub from: Option<ExportState>,

@@ -4,9 +4,10 @@
 mod text;
 
 use fed_crdt::registry::exports::Transition;
+use fednode::engine::exports::ExportEntry;
 use serde_json::{json, Map, Value};
 
-use super::answer::{federation_path, json_file, one_entry, NodeAnswer};
+use super::answer::{federation_path, json_file, one_entry, typed, NodeAnswer};
 use crate::api_client::{segment, ApiClient};
 use crate::args::{
     value_name, ExportAmendArgs, ExportArg, ExportCreateArgs, ExportListArgs, ExportRequestArgs,
@@ -230,8 +231,8 @@ fn list(api: &ApiClient, args: &ExportListArgs) -> anyhow::Result<Report> {
         path = format!("{path}?{}", query.join("&"));
     }
     let value = api.get(&path)?;
-    let exports = value.as_array().map(Vec::as_slice).unwrap_or_default();
-    let out = text::table(exports);
+    let exports: Vec<ExportEntry> = typed(value.clone(), "a list of export requests")?;
+    let out = text::table(&exports);
     Ok(Report::new(&NodeAnswer {
         value: json!({ "exports": value }),
         text: out,
@@ -240,7 +241,8 @@ fn list(api: &ApiClient, args: &ExportListArgs) -> anyhow::Result<Report> {
 
 /// One request as the node answered it, with `done` saying what just happened to it.
 fn one(value: Value, done: Option<&str>) -> anyhow::Result<Report> {
-    one_entry(value, done, text::details)
+    let export: ExportEntry = typed(value.clone(), "an export request")?;
+    one_entry(value, done, |_| text::details(&export))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use fednode::engine::projects::ProjectEntry;
 use serde_json::Value;
 
-use crate::cmd::answer::{fit, text};
+use crate::cmd::answer::{fit, joined, or_dash as dash, text};
 
 /// The listing: one line per project, marking those whose code another project has.
 pub fn table(projects: &[ProjectEntry]) -> String {
@@ -41,24 +41,6 @@ pub fn table(projects: &[ProjectEntry]) -> String {
         );
     }
     out
-}
-
-/// `items` joined with `, `, or `-` when there are none.
-fn joined<T: ToString>(items: &[T]) -> String {
-    if items.is_empty() {
-        "-".to_string()
-    } else {
-        items
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// A text, or `-` when absent or empty, so that columns stay aligned.
-fn dash(text: Option<&str>) -> &str {
-    text.filter(|t| !t.is_empty()).unwrap_or("-")
 }
 
 /// Every detail of a project, one labelled line each.
