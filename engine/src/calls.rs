@@ -48,6 +48,28 @@ impl Engine {
                 .documents
                 .refusals(federation.as_ref())
                 .map(Answer::Refusals),
+            Command::ListProjects(federation) => self
+                .federations
+                .get(&federation)
+                .ok_or(EngineError::UnknownFederation(federation))
+                .map(|_| Answer::Projects(self.list_projects(federation))),
+            Command::ListExports {
+                federation,
+                state,
+                role,
+            } => self
+                .federations
+                .get(&federation)
+                .ok_or(EngineError::UnknownFederation(federation))
+                .map(|_| {
+                    let list = self
+                        .list_exports(federation)
+                        .into_iter()
+                        .filter(|e| state.is_none_or(|s| e.state == s))
+                        .filter(|e| role.is_none_or(|r| e.role == r))
+                        .collect();
+                    Answer::Exports(list)
+                }),
             Command::Projects { federation, op } => {
                 if op.writes() {
                     self.check_may_write(&federation)?;

@@ -6,12 +6,13 @@ use fed_crdt::chain::file::ChainFile;
 use fed_crdt::chain::state::{Catalog, MemberStatus};
 use fed_crdt::envelope::Refusal;
 use fed_crdt::ids::{ChangeHash, FederationId, PlatformId};
+use fed_crdt::registry::exports::{ExportState, Party};
 use fed_crdt::registry::platforms::PlatformProfile;
 use serde::Serialize;
 
-use crate::exports::{ExportAnswer, ExportOp};
+use crate::exports::{ExportEntry, ExportOp};
 use crate::federations::{FederationSummary, ReceiveOutcome};
-use crate::projects::{ProjectAnswer, ProjectOp};
+use crate::projects::{ProjectEntry, ProjectOp};
 
 /// The node's state as the status endpoint shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -74,14 +75,26 @@ pub enum Command {
     Platforms(FederationId),
     /// Recorded refusals, of one federation if given.
     Refusals(Option<FederationId>),
-    /// An operation on a federation's projects.
+    /// The projects of a federation this platform owns or that are shared with it.
+    ListProjects(FederationId),
+    /// An operation on one of a federation's projects.
     Projects {
         /// The federation.
         federation: FederationId,
         /// What to do.
         op: ProjectOp,
     },
-    /// An operation on a federation's export requests.
+    /// The export requests of a federation this platform makes or serves, optionally
+    /// only in one state or one role.
+    ListExports {
+        /// The federation.
+        federation: FederationId,
+        /// Only requests in this state.
+        state: Option<ExportState>,
+        /// Only requests where this platform has this role.
+        role: Option<Party>,
+    },
+    /// An operation on one of a federation's export requests.
     Exports {
         /// The federation.
         federation: FederationId,
@@ -120,10 +133,14 @@ pub enum Answer {
     Platforms(Vec<PlatformEntry>),
     /// [`Command::Refusals`].
     Refusals(Vec<Refusal>),
-    /// [`Command::Projects`].
-    Project(ProjectAnswer),
-    /// [`Command::Exports`].
-    Export(ExportAnswer),
+    /// [`Command::ListProjects`].
+    Projects(Vec<ProjectEntry>),
+    /// [`Command::Projects`]: the project as the operation left it.
+    Project(Box<ProjectEntry>),
+    /// [`Command::ListExports`].
+    Exports(Vec<ExportEntry>),
+    /// [`Command::Exports`]: the request as the operation left it.
+    Export(Box<ExportEntry>),
     /// [`Command::Catalog`].
     Catalog(Box<Catalog>),
     /// [`Command::Chain`].

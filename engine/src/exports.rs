@@ -14,14 +14,7 @@ use super::{Engine, EngineError};
 /// An operation on the export requests of a federation.
 #[derive(Debug)]
 pub enum ExportOp {
-    /// Requests this platform makes or serves, optionally only in one state or one role.
-    List {
-        /// Only requests in this state.
-        state: Option<ExportState>,
-        /// Only requests where this platform has this role.
-        role: Option<Party>,
-    },
-    /// One request.
+    /// One request this platform makes or serves.
     Get(DocId),
     /// Ask `provider` for a dataset, for a project both can read (starts in `draft`).
     Create {
@@ -36,15 +29,6 @@ pub enum ExportOp {
     Update(DocId, Box<ExportRequest>),
     /// Move the request along its workflow.
     Transition(DocId, Box<Transition>),
-}
-
-/// The answer to an [`ExportOp`].
-#[derive(Debug)]
-pub enum ExportAnswer {
-    /// One request.
-    One(Box<ExportEntry>),
-    /// A listing.
-    Many(Vec<ExportEntry>),
 }
 
 /// An export request as the API shows it to this platform: what the node answers and
@@ -117,7 +101,7 @@ fn role_of(view: &ExportView, me: &PlatformId) -> Option<Party> {
 impl ExportOp {
     /// Whether the operation writes (so needs an active membership).
     pub fn writes(&self) -> bool {
-        !matches!(self, ExportOp::List { .. } | ExportOp::Get(_))
+        !matches!(self, ExportOp::Get(_))
     }
 }
 
@@ -126,7 +110,7 @@ impl Engine {
         &mut self,
         federation: FederationId,
         op: ExportOp,
-    ) -> Result<ExportAnswer, EngineError> {
+    ) -> Result<Box<ExportEntry>, EngineError> {
         let chain = self
             .federations
             .get(&federation)
@@ -135,16 +119,7 @@ impl Engine {
         let invalid = |e: fed_crdt::error::ExportError| EngineError::Invalid(e.to_string());
         let mut grants = Vec::new();
         let (envelope, target) = match op {
-            ExportOp::List { state, role } => {
-                let list = self
-                    .list_exports(federation)
-                    .into_iter()
-                    .filter(|e| state.is_none_or(|s| e.state == s))
-                    .filter(|e| role.is_none_or(|r| e.role == r))
-                    .collect();
-                return Ok(ExportAnswer::Many(list));
-            }
-            ExportOp::Get(id) => return self.export_entry(federation, id).map(ExportAnswer::One),
+            ExportOp::Get(id) => return self.export_entry(federation, id),
             ExportOp::Create {
                 provider,
                 project,
@@ -185,7 +160,7 @@ impl Engine {
             }
         };
         let (id, _) = self.commit_or_keep(envelope, target, grants)?;
-        self.export_entry(federation, id).map(ExportAnswer::One)
+        self.export_entry(federation, id)
     }
 
     /// A request is for a project this platform reads and that the provider can read.

@@ -16,9 +16,7 @@ use super::{Engine, EngineError};
 /// An operation on the projects of a federation.
 #[derive(Debug)]
 pub enum ProjectOp {
-    /// The projects this platform owns or that are shared with it.
-    List,
-    /// One of them.
+    /// One of the projects this platform owns or that are shared with it.
     Get(DocId),
     /// Create a project owned by this platform.
     Create(Box<Project>),
@@ -66,7 +64,7 @@ pub struct ProjectPatch {
 impl ProjectOp {
     /// Whether the operation writes (so needs an active membership).
     pub fn writes(&self) -> bool {
-        !matches!(self, ProjectOp::List | ProjectOp::Get(_))
+        !matches!(self, ProjectOp::Get(_))
     }
 }
 
@@ -165,15 +163,6 @@ pub struct ShareEntry {
     pub access: Access,
 }
 
-/// The answer to a [`ProjectOp`].
-#[derive(Debug)]
-pub enum ProjectAnswer {
-    /// One project.
-    One(Box<ProjectEntry>),
-    /// A listing.
-    Many(Vec<ProjectEntry>),
-}
-
 /// This platform's access to a project, if any.
 fn access_of(view: &ProjectView, me: &PlatformId) -> Option<ProjectAccess> {
     if view.owner == *me {
@@ -191,7 +180,7 @@ impl Engine {
         &mut self,
         federation: FederationId,
         op: ProjectOp,
-    ) -> Result<ProjectAnswer, EngineError> {
+    ) -> Result<Box<ProjectEntry>, EngineError> {
         let chain = self
             .federations
             .get(&federation)
@@ -204,10 +193,7 @@ impl Engine {
         let mut grants = Vec::new();
         let mut unshared = false;
         let envelope = match op {
-            ProjectOp::List => return Ok(ProjectAnswer::Many(self.list_projects(federation))),
-            ProjectOp::Get(id) => {
-                return self.project_entry(federation, id).map(ProjectAnswer::One)
-            }
+            ProjectOp::Get(id) => return self.project_entry(federation, id),
             ProjectOp::Create(project) => {
                 self.check_code_free(federation, &project.code, None)?;
                 let nonce: [u8; 16] = crate::random(&mut self.rng);
@@ -281,7 +267,7 @@ impl Engine {
             let audience = self.audience(&id);
             self.push(federation, &audience, Vec::new(), vec![grant]);
         }
-        self.project_entry(federation, id).map(ProjectAnswer::One)
+        self.project_entry(federation, id)
     }
 
     /// Refuses to write to a deleted project: 409, before anything is signed.

@@ -8,8 +8,8 @@ use fed_crdt::envelope::ChangeEnvelope;
 use fed_crdt::ids::{DocId, DocKind};
 use fed_crdt::registry::platforms::{profile_change, PlatformProfile};
 use fed_crdt::registry::projects::{create_project, Access, Project};
-use fed_engine::exports::{ExportAnswer, ExportOp};
-use fed_engine::projects::{ProjectAnswer, ProjectOp, ProjectPatch};
+use fed_engine::exports::ExportOp;
+use fed_engine::projects::{ProjectOp, ProjectPatch};
 use fed_engine::protocol::{topic_name, Announcement};
 use fed_engine::{Answer, Command, EngineError};
 use rand::Rng;
@@ -320,7 +320,7 @@ impl Sim {
                     eprintln!("node {i}: write refused: {e}");
                 }
             }
-            (Expect::Create, Ok(Answer::Project(ProjectAnswer::One(entry)))) => {
+            (Expect::Create, Ok(Answer::Project(entry))) => {
                 self.report.writes_acknowledged += 1;
                 self.projects.push((i, entry.id));
                 self.ever_shared
@@ -329,7 +329,7 @@ impl Sim {
                     .insert(self.nodes[i].id);
                 self.acknowledge(i, entry.id, &entry.heads);
             }
-            (Expect::Export, Ok(Answer::Export(ExportAnswer::One(entry)))) => {
+            (Expect::Export, Ok(Answer::Export(entry))) => {
                 self.report.writes_acknowledged += 1;
                 let parties = self.ever_shared.entry(entry.id).or_default();
                 parties.insert(entry.requester);
@@ -339,8 +339,8 @@ impl Sim {
             (Expect::Write(Some(doc)), Ok(answer)) => {
                 self.report.writes_acknowledged += 1;
                 let heads = match answer {
-                    Answer::Project(ProjectAnswer::One(entry)) => entry.heads,
-                    Answer::Export(ExportAnswer::One(entry)) => entry.heads,
+                    Answer::Project(entry) => entry.heads,
+                    Answer::Export(entry) => entry.heads,
                     Answer::Profile(Some(change)) => vec![change],
                     _ => Vec::new(),
                 };

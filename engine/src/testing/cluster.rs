@@ -16,7 +16,7 @@ use fed_crdt::registry::projects::{Access, Project};
 
 use super::world::{Platform, World, ISSUED_AT};
 use crate::documents::ChangeEvent;
-use crate::projects::{ProjectAnswer, ProjectEntry, ProjectOp, ProjectPatch};
+use crate::projects::{ProjectEntry, ProjectOp, ProjectPatch};
 use crate::protocol::{topic_name, SyncRequest, SyncResponse};
 use crate::store::MemoryStore;
 use crate::{Answer, CallId, Clock, Command, Effect, Engine, EngineConfig, EngineError};
@@ -237,7 +237,7 @@ impl Cluster {
     pub fn project(&mut self, i: usize, op: ProjectOp) -> Result<ProjectEntry, EngineError> {
         let federation = self.federation();
         match self.call(i, Command::Projects { federation, op })? {
-            Answer::Project(ProjectAnswer::One(entry)) => Ok(*entry),
+            Answer::Project(entry) => Ok(*entry),
             other => panic!("a project operation answered {other:?}"),
         }
     }

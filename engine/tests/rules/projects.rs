@@ -66,3 +66,21 @@ fn a_code_already_in_use_is_refused_naming_the_field_and_the_project() {
     c.project(0, ProjectOp::Delete(second)).expect("delete");
     create(&mut c, 0, "OTHER").expect("the code of a deleted project");
 }
+
+#[test]
+fn a_listing_is_its_own_answer_and_names_an_unknown_federation() {
+    let mut c = Cluster::new(2);
+    let id = create(&mut c, 0, "LISTED").expect("create");
+    let federation = c.federation();
+    match c.call(0, fed_engine::Command::ListProjects(federation)) {
+        Ok(fed_engine::Answer::Projects(list)) => {
+            assert_eq!(list.iter().map(|p| p.id).collect::<Vec<_>>(), [id]);
+        }
+        other => panic!("a listing answered {other:?}"),
+    }
+    let unknown = fed_crdt::ids::FederationId([7; 32]);
+    match c.call(0, fed_engine::Command::ListProjects(unknown)) {
+        Err(EngineError::UnknownFederation(f)) => assert_eq!(f, unknown),
+        other => panic!("an unknown federation answered {other:?}"),
+    }
+}

@@ -14,14 +14,7 @@ use crate::api::error::ApiError;
 use crate::api::projects::{json_body, parse_doc};
 use crate::api::routes::parse_federation;
 use crate::api::AppState;
-use crate::engine::exports::{ExportAnswer, ExportEntry, ExportOp};
-
-fn one(answer: ExportAnswer) -> Result<Json<ExportEntry>, ApiError> {
-    match answer {
-        ExportAnswer::One(e) => Ok(Json(*e)),
-        ExportAnswer::Many(_) => Err(ApiError::not_found("no single export request answered")),
-    }
-}
+use crate::engine::exports::{ExportEntry, ExportOp};
 
 /// The body of a new request.
 #[derive(Deserialize)]
@@ -50,7 +43,7 @@ pub async fn create(
     };
     Ok((
         StatusCode::CREATED,
-        one(state.engine.exports(federation, op).await?)?,
+        Json(*state.engine.exports(federation, op).await?),
     ))
 }
 
@@ -99,14 +92,12 @@ pub async fn list(
             )))
         }
     };
-    let op = ExportOp::List {
-        state: wanted_state,
-        role,
-    };
-    match state.engine.exports(federation, op).await? {
-        ExportAnswer::Many(list) => Ok(Json(list)),
-        ExportAnswer::One(e) => Ok(Json(vec![*e])),
-    }
+    Ok(Json(
+        state
+            .engine
+            .list_exports(federation, wanted_state, role)
+            .await?,
+    ))
 }
 
 /// `GET /v1/federations/{id}/exports/{export}`
@@ -116,10 +107,12 @@ pub async fn get(
 ) -> Result<Json<ExportEntry>, ApiError> {
     let federation = parse_federation(&id)?;
     let export = parse_doc(&export)?;
-    one(state
-        .engine
-        .exports(federation, ExportOp::Get(export))
-        .await?)
+    Ok(Json(
+        *state
+            .engine
+            .exports(federation, ExportOp::Get(export))
+            .await?,
+    ))
 }
 
 /// `PUT /v1/federations/{id}/exports/{export}/request`
@@ -132,7 +125,7 @@ pub async fn amend(
     let export = parse_doc(&export)?;
     let request: ExportRequest = json_body(body)?;
     let op = ExportOp::Update(export, Box::new(request));
-    one(state.engine.exports(federation, op).await?)
+    Ok(Json(*state.engine.exports(federation, op).await?))
 }
 
 /// `POST /v1/federations/{id}/exports/{export}/transitions`
@@ -146,5 +139,5 @@ pub async fn transition(
     // The body is the step itself, the type fedctl sends.
     let transition: Transition = json_body(body)?;
     let op = ExportOp::Transition(export, Box::new(transition));
-    one(state.engine.exports(federation, op).await?)
+    Ok(Json(*state.engine.exports(federation, op).await?))
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::error::ApiError;
 use crate::api::routes::{body_bytes, parse_federation};
 use crate::api::AppState;
-use crate::engine::projects::{ProjectAnswer, ProjectEntry, ProjectOp, ProjectPatch};
+use crate::engine::projects::{ProjectEntry, ProjectOp, ProjectPatch};
 
 /// A JSON body of type `T`, or a 400 naming what is wrong with it.
 pub(crate) fn json_body<T: DeserializeOwned>(
@@ -32,23 +32,13 @@ pub(crate) fn parse_doc(id: &str) -> Result<DocId, ApiError> {
         .map_err(|e: fed_crdt::error::ParseIdError| ApiError::not_found(e.to_string()))
 }
 
-fn one(answer: ProjectAnswer) -> Result<Json<ProjectEntry>, ApiError> {
-    match answer {
-        ProjectAnswer::One(p) => Ok(Json(*p)),
-        ProjectAnswer::Many(_) => Err(ApiError::not_found("no single project answered")),
-    }
-}
-
 /// `GET /v1/federations/{id}/projects`
 pub async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<ProjectEntry>>, ApiError> {
     let federation = parse_federation(&id)?;
-    match state.engine.projects(federation, ProjectOp::List).await? {
-        ProjectAnswer::Many(list) => Ok(Json(list)),
-        ProjectAnswer::One(p) => Ok(Json(vec![*p])),
-    }
+    Ok(Json(state.engine.list_projects(federation).await?))
 }
 
 /// `POST /v1/federations/{id}/projects`
@@ -63,7 +53,7 @@ pub async fn create(
         .engine
         .projects(federation, ProjectOp::Create(Box::new(project)))
         .await?;
-    Ok((StatusCode::CREATED, one(answer)?))
+    Ok((StatusCode::CREATED, Json(*answer)))
 }
 
 /// `GET /v1/federations/{id}/projects/{project}`
@@ -73,10 +63,12 @@ pub async fn get(
 ) -> Result<Json<ProjectEntry>, ApiError> {
     let federation = parse_federation(&id)?;
     let project = parse_doc(&project)?;
-    one(state
-        .engine
-        .projects(federation, ProjectOp::Get(project))
-        .await?)
+    Ok(Json(
+        *state
+            .engine
+            .projects(federation, ProjectOp::Get(project))
+            .await?,
+    ))
 }
 
 /// `PATCH /v1/federations/{id}/projects/{project}`
@@ -88,10 +80,12 @@ pub async fn patch(
     let federation = parse_federation(&id)?;
     let project = parse_doc(&project)?;
     let patch: ProjectPatch = json_body(body)?;
-    one(state
-        .engine
-        .projects(federation, ProjectOp::Update(project, Box::new(patch)))
-        .await?)
+    Ok(Json(
+        *state
+            .engine
+            .projects(federation, ProjectOp::Update(project, Box::new(patch)))
+            .await?,
+    ))
 }
 
 /// `DELETE /v1/federations/{id}/projects/{project}`
@@ -101,10 +95,12 @@ pub async fn delete(
 ) -> Result<Json<ProjectEntry>, ApiError> {
     let federation = parse_federation(&id)?;
     let project = parse_doc(&project)?;
-    one(state
-        .engine
-        .projects(federation, ProjectOp::Delete(project))
-        .await?)
+    Ok(Json(
+        *state
+            .engine
+            .projects(federation, ProjectOp::Delete(project))
+            .await?,
+    ))
 }
 
 /// The body of a share.
@@ -152,10 +148,12 @@ pub async fn share(
         .into_iter()
         .map(|r| (r.platform_id, Some(r.access)))
         .collect();
-    one(state
-        .engine
-        .projects(federation, ProjectOp::Share(project, shares))
-        .await?)
+    Ok(Json(
+        *state
+            .engine
+            .projects(federation, ProjectOp::Share(project, shares))
+            .await?,
+    ))
 }
 
 /// `DELETE /v1/federations/{id}/projects/{project}/shares/{platform}`
@@ -168,13 +166,15 @@ pub async fn unshare(
     let platform: PlatformId = platform
         .parse()
         .map_err(|e: fed_crdt::error::ParseIdError| ApiError::not_found(e.to_string()))?;
-    one(state
-        .engine
-        .projects(
-            federation,
-            ProjectOp::Share(project, vec![(platform, None)]),
-        )
-        .await?)
+    Ok(Json(
+        *state
+            .engine
+            .projects(
+                federation,
+                ProjectOp::Share(project, vec![(platform, None)]),
+            )
+            .await?,
+    ))
 }
 
 /// One part of a federation's catalog, as a list.

@@ -4,14 +4,15 @@ use fed_crdt::chain::file::ChainFile;
 use fed_crdt::chain::state::Catalog;
 use fed_crdt::envelope::Refusal;
 use fed_crdt::ids::{ChangeHash, FederationId};
+use fed_crdt::registry::exports::{ExportState, Party};
 use fed_crdt::registry::platforms::PlatformProfile;
 use fed_engine::{Answer, Command, EngineError, NodeStatus, PlatformEntry};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::documents::ChangeEvent;
-use super::exports::{ExportAnswer, ExportOp};
+use super::exports::{ExportEntry, ExportOp};
 use super::federations::ReceiveOutcome;
-use super::projects::{ProjectAnswer, ProjectOp};
+use super::projects::{ProjectEntry, ProjectOp};
 
 /// Where the engine's answer to one command goes.
 pub(super) type Reply = Box<dyn FnOnce(Result<Answer, EngineError>) + Send>;
@@ -172,9 +173,25 @@ impl EngineHandle {
         &self,
         federation: FederationId,
         op: ProjectOp,
-    ) -> Result<ProjectAnswer, EngineError> {
+    ) -> Result<Box<ProjectEntry>, EngineError> {
         self.ask(Command::Projects { federation, op }, |a| match a {
             Answer::Project(p) => Some(p),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The projects of a federation this platform owns or that are shared with it.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::UnknownFederation`], and the others.
+    pub async fn list_projects(
+        &self,
+        federation: FederationId,
+    ) -> Result<Vec<ProjectEntry>, EngineError> {
+        self.ask(Command::ListProjects(federation), |a| match a {
+            Answer::Projects(list) => Some(list),
             _ => None,
         })
         .await
@@ -189,9 +206,33 @@ impl EngineHandle {
         &self,
         federation: FederationId,
         op: ExportOp,
-    ) -> Result<ExportAnswer, EngineError> {
+    ) -> Result<Box<ExportEntry>, EngineError> {
         self.ask(Command::Exports { federation, op }, |a| match a {
             Answer::Export(e) => Some(e),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The export requests of a federation this platform makes or serves, optionally
+    /// only in one state or one role.
+    ///
+    /// # Errors
+    ///
+    /// As [`EngineHandle::list_projects`].
+    pub async fn list_exports(
+        &self,
+        federation: FederationId,
+        state: Option<ExportState>,
+        role: Option<Party>,
+    ) -> Result<Vec<ExportEntry>, EngineError> {
+        let command = Command::ListExports {
+            federation,
+            state,
+            role,
+        };
+        self.ask(command, |a| match a {
+            Answer::Exports(list) => Some(list),
             _ => None,
         })
         .await
