@@ -31,16 +31,6 @@ impl<'a> AsOf<'a> {
     pub(crate) fn at(doc: &'a Automerge, heads: Option<&'a [ChangeHash]>) -> AsOf<'a> {
         AsOf { doc, heads }
     }
-
-    /// The heads reads are made at, if not the present.
-    pub(crate) fn heads(&self) -> Option<&'a [ChangeHash]> {
-        self.heads
-    }
-
-    /// The document read.
-    pub(crate) fn doc(&self) -> &'a Automerge {
-        self.doc
-    }
 }
 
 impl ReadDoc for AsOf<'_> {

@@ -40,7 +40,7 @@ use crate::Timestamp;
 
 pub(crate) use fold::fold;
 pub use read::read_export;
-pub(crate) use read::{read_strict, At, Parts};
+pub(crate) use read::{read_strict, Parts};
 pub(crate) use workflow::{
     check_entry_limits, check_entry_needs, check_entry_texts, transition_problem,
 };

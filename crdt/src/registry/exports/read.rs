@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValueRef, ValueRef, ROOT};
+use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValueRef, ValueRef, ROOT};
 
 use super::{
     check_entry_limits, fold, ExportRequest, ExportState, ExportView, HistoryEntry, ENTRY_FIELDS,
@@ -10,12 +10,13 @@ use super::{
 };
 use crate::ids::{parse_nonce, DocId, DocKind, PlatformId};
 use crate::limits::MAX_EXPORT_VARIABLES;
+use crate::registry::as_of::AsOf;
 
 /// The export request in a document, or `None` if the document holds none that reads
 /// strictly: single root values of the right types, a valid request, a history that
 /// starts with the requester's creation and whose every entry is by one of the parties.
 pub fn read_export(id: DocId, doc: &Automerge) -> Option<ExportView> {
-    let parts = read_strict(At::now(doc)).ok()?;
+    let parts = read_strict(AsOf::at(doc, None)).ok()?;
     let folded = fold(&parts.requester, &parts.provider, &parts.history);
     let mut history = parts.history;
     for (entry, applied) in history.iter_mut().zip(folded.applied) {
@@ -41,14 +42,6 @@ pub fn read_export(id: DocId, doc: &Automerge) -> Option<ExportView> {
     })
 }
 
-/// A document read as it is, or as it was at some heads: the rules read the document at
-/// a change's dependencies without forking it again.
-#[derive(Clone, Copy)]
-pub(crate) struct At<'a> {
-    doc: &'a Automerge,
-    heads: Option<&'a [ChangeHash]>,
-}
-
 /// One value of a map or a list, as far as export documents care.
 enum Item {
     Str(String),
@@ -70,66 +63,37 @@ impl Item {
     }
 }
 
-impl<'a> At<'a> {
-    /// The document as it is.
-    pub fn now(doc: &'a Automerge) -> At<'a> {
-        At { doc, heads: None }
-    }
-
-    /// The state `as_of` reads.
-    pub(crate) fn of(as_of: crate::registry::as_of::AsOf<'a>) -> At<'a> {
-        At {
-            doc: as_of.doc(),
-            heads: as_of.heads(),
+/// Every key of the map `obj` with its value, read in one pass (reading key by key
+/// costs a lookup each, which adds up over a long history). A contested key is an
+/// error: nothing in an export document is written concurrently.
+fn map_items(at: &AsOf<'_>, obj: &ObjId) -> Result<BTreeMap<String, Item>, String> {
+    let range = at.map_range(obj, ..);
+    let mut out = BTreeMap::new();
+    for item in range {
+        if item.conflict {
+            return Err(format!("`{}` holds conflicting values", quote(&item.key)));
         }
+        let value = Item::new(item.value.clone(), || item.id());
+        out.insert(item.key.into_owned(), value);
     }
+    Ok(out)
+}
 
-    /// The document as it was at `heads`.
-    pub fn heads(doc: &'a Automerge, heads: &'a [ChangeHash]) -> At<'a> {
-        At {
-            doc,
-            heads: Some(heads),
-        }
-    }
-
-    /// Every key of the map `obj` with its value, read in one pass (reading key by key
-    /// costs a lookup each, which adds up over a long history). A contested key is an
-    /// error: nothing in an export document is written concurrently.
-    fn map(&self, obj: &ObjId) -> Result<BTreeMap<String, Item>, String> {
-        let range = match self.heads {
-            None => self.doc.map_range(obj, ..),
-            Some(heads) => self.doc.map_range_at(obj, .., heads),
-        };
-        let mut out = BTreeMap::new();
-        for item in range {
+/// Every item of the list `obj`, read in one pass.
+fn list_items(at: &AsOf<'_>, obj: &ObjId) -> Result<Vec<Item>, String> {
+    let range = at.list_range(obj, ..);
+    range
+        .map(|item| {
             if item.conflict {
-                return Err(format!("`{}` holds conflicting values", quote(&item.key)));
+                Err(format!(
+                    "list item #{} holds conflicting values",
+                    item.index
+                ))
+            } else {
+                Ok(Item::new(item.value.clone(), || item.id()))
             }
-            let value = Item::new(item.value.clone(), || item.id());
-            out.insert(item.key.into_owned(), value);
-        }
-        Ok(out)
-    }
-
-    /// Every item of the list `obj`, read in one pass.
-    fn list(&self, obj: &ObjId) -> Result<Vec<Item>, String> {
-        let range = match self.heads {
-            None => self.doc.list_range(obj, ..),
-            Some(heads) => self.doc.list_range_at(obj, .., heads),
-        };
-        range
-            .map(|item| {
-                if item.conflict {
-                    Err(format!(
-                        "list item #{} holds conflicting values",
-                        item.index
-                    ))
-                } else {
-                    Ok(Item::new(item.value.clone(), || item.id()))
-                }
-            })
-            .collect()
-    }
+        })
+        .collect()
 }
 
 /// What an export request document holds, read strictly (history not folded).
@@ -146,8 +110,8 @@ pub(crate) struct Parts {
 }
 
 /// Reads a whole export request document; the error says what is wrong.
-pub(crate) fn read_strict(at: At<'_>) -> Result<Parts, String> {
-    let root = at.map(&ROOT)?;
+pub(crate) fn read_strict(at: AsOf<'_>) -> Result<Parts, String> {
+    let root = map_items(&at, &ROOT)?;
     only_keys(&root, &ROOT_KEYS, "a root key")?;
     let platform = |field: &str| {
         string(&root, field)?
@@ -175,7 +139,7 @@ pub(crate) fn read_strict(at: At<'_>) -> Result<Parts, String> {
         _ => return Err("`history` must be a list".into()),
     };
     let mut history = Vec::new();
-    for (i, item) in at.list(&history_obj)?.into_iter().enumerate() {
+    for (i, item) in list_items(&at, &history_obj)?.into_iter().enumerate() {
         let entry = match item {
             Item::Object(ObjType::Map, obj) => {
                 read_entry(at, &obj).map_err(|e| format!("history entry #{i}: {e}"))?
@@ -216,16 +180,16 @@ pub(crate) fn read_strict(at: At<'_>) -> Result<Parts, String> {
     })
 }
 
-fn read_request(at: At<'_>, obj: &ObjId) -> Result<ExportRequest, String> {
-    let map = at.map(obj)?;
+fn read_request(at: AsOf<'_>, obj: &ObjId) -> Result<ExportRequest, String> {
+    let map = map_items(&at, obj)?;
     only_keys(&map, &REQUEST_FIELDS, "a request field")?;
     let optional = |field: &str| match map.get(field) {
         None => Ok(None),
         Some(_) => string(&map, field).map(Some),
     };
     let variables = match map.get("variables") {
-        Some(Item::Object(ObjType::List, list)) => {
-            let items = at.list(list)?;
+        Some(Item::Object(ObjType::List, obj)) => {
+            let items = list_items(&at, obj)?;
             if items.len() > MAX_EXPORT_VARIABLES {
                 return Err(format!(
                     "`variables` lists {} items, at most {MAX_EXPORT_VARIABLES} allowed",
@@ -262,8 +226,8 @@ fn read_request(at: At<'_>, obj: &ObjId) -> Result<ExportRequest, String> {
     Ok(request)
 }
 
-fn read_entry(at: At<'_>, obj: &ObjId) -> Result<HistoryEntry, String> {
-    let map = at.map(obj)?;
+fn read_entry(at: AsOf<'_>, obj: &ObjId) -> Result<HistoryEntry, String> {
+    let map = map_items(&at, obj)?;
     only_keys(&map, &ENTRY_FIELDS, "a history field")?;
     let state = |field: &str, name: &str| {
         ExportState::parse(name)

@@ -24,9 +24,10 @@ use super::RuleInput;
 use crate::chain::body::Right;
 use crate::ids::{DocId, DocKind};
 use crate::limits::MAX_EXPORT_HISTORY;
+use crate::registry::as_of::AsOf;
 use crate::registry::exports::{
-    check_entry_needs, check_provider, fold, read_strict, transition_problem, At, ExportState,
-    Parts, Party,
+    check_entry_needs, check_provider, fold, read_strict, transition_problem, ExportState, Parts,
+    Party,
 };
 
 pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
@@ -40,7 +41,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
     if input.before.is_empty() {
         return check_creation(input);
     }
-    let before = read_strict(At::heads(input.after, input.before)).map_err(|e| {
+    let before = read_strict(AsOf::at(input.after, Some(input.before))).map_err(|e| {
         format!("the export request does not read at the change's dependencies: {e}")
     })?;
     let party = if input.author == before.requester {
@@ -90,7 +91,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
     if touched.contains("history") {
         check_step(input, &before, state, party)
     } else {
-        read_strict(At::of(input.state())).map(|_| ())
+        read_strict(input.state()).map(|_| ())
     }
 }
 
@@ -140,7 +141,7 @@ fn check_step(
     if !same_list {
         return Err("replaces the `history` list; steps may only be appended to it".into());
     }
-    let after = read_strict(At::of(input.state()))?;
+    let after = read_strict(input.state())?;
     let (n, m) = (before.history.len(), after.history.len());
     if m > MAX_EXPORT_HISTORY {
         return Err(format!(
@@ -195,7 +196,7 @@ fn check_step(
 /// The first change: the requester creates its own request, under the id derived from
 /// itself and the nonce it writes, to a platform that can answer it.
 fn check_creation(input: &RuleInput<'_>) -> Result<(), String> {
-    let parts = read_strict(At::of(input.state()))?;
+    let parts = read_strict(input.state())?;
     if parts.requester != input.author {
         return Err(format!(
             "creates a request from {}; its author {} may only create its own",
