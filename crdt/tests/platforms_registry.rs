@@ -664,8 +664,9 @@ fn three_platforms_converge_whatever_the_delivery_order() {
     assert_eq!(states[0].0, heads);
 }
 
-#[test]
-fn anti_entropy_sends_what_the_peer_lacks() {
+/// The registry of three platforms in full, and a peer's copy holding its first three
+/// changes.
+fn full_and_partial() -> (Chain, Vec<ChangeEnvelope>, Document, Document) {
     let (chain, envs) = three_platforms();
     let (full, _) = Document::from_envelopes(
         DocId::platforms_registry(&chain.federation()),
@@ -674,6 +675,12 @@ fn anti_entropy_sends_what_the_peer_lacks() {
     );
     let mut partial = registry(&chain);
     receive_all(&mut partial, &chain, &envs[..3]);
+    (chain, envs, full, partial)
+}
+
+#[test]
+fn anti_entropy_sends_what_the_peer_lacks() {
+    let (chain, envs, full, mut partial) = full_and_partial();
 
     let missing = full.envelopes_missing_from(&partial.heads(), &[]);
     let hashes: Vec<ChangeHash> = missing.iter().map(|e| e.change_hash).collect();
@@ -695,14 +702,7 @@ fn anti_entropy_sends_what_the_peer_lacks() {
 
 #[test]
 fn samples_of_the_peers_history_spare_what_it_holds_when_its_heads_are_unknown() {
-    let (chain, envs) = three_platforms();
-    let (full, _) = Document::from_envelopes(
-        DocId::platforms_registry(&chain.federation()),
-        &chain,
-        envs.clone(),
-    );
-    let mut partial = registry(&chain);
-    receive_all(&mut partial, &chain, &envs[..3]);
+    let (_, envs, full, partial) = full_and_partial();
     // 1 and 2 changes back from the newest of three; never more than asked for.
     let samples = partial.history_samples(8);
     assert_eq!(samples, vec![envs[1].change_hash, envs[0].change_hash]);

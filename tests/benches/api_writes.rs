@@ -176,8 +176,11 @@ fn caught_up(peers: &[TestNode], fed: &str, last: &[(String, String)]) -> Option
     let start = Instant::now();
     let holds = |peer: &TestNode| {
         last.iter().all(|(id, description)| {
-            let project = peer.get(&format!("/v1/federations/{fed}/projects/{id}"));
-            project["description"].as_str() == Some(description)
+            // A peer that does not hold the project yet answers 404: not caught up.
+            match peer.try_call("GET", &format!("/v1/federations/{fed}/projects/{id}"), None) {
+                Ok((200, project)) => project["description"].as_str() == Some(description),
+                _ => false,
+            }
         })
     };
     fed_e2e::holds_within(CATCH_UP, || peers.iter().all(holds)).then(|| start.elapsed())
