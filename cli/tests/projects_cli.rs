@@ -8,6 +8,8 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use ed25519_dalek::SigningKey;
+use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
 use serde_json::{json, Value};
 
 /// One `fedctl` run.
@@ -500,10 +502,15 @@ fn events_print_json_lines_and_stop_after_count() {
             return;
         };
         let _ = tx.send(read_request(&stream));
-        let change = |n: u32| {
-            format!(
-                "event: change\ndata: {{\"federation\":\"ab12\",\"document\":\"export:0{n}\",\"kind\":\"export\",\"change\":\"c{n}\",\"author\":\"12D3KooWreq\"}}\n\n"
-            )
+        let change = |n: u8| {
+            let event = json!({
+                "federation": FederationId([0xab; 32]),
+                "document": DocId::random(DocKind::Export, [n; 16]),
+                "kind": "export",
+                "change": ChangeHash([n; 32]),
+                "author": PlatformId::from(&SigningKey::from_bytes(&[n; 32])),
+            });
+            format!("event: change\ndata: {event}\n\n")
         };
         let feed = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n:\n\n{}event: lagged\ndata: 4\n\n{}{}",
@@ -540,7 +547,8 @@ fn events_print_json_lines_and_stop_after_count() {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
     assert_eq!(lines.len(), 3, "{}", run.stdout);
-    assert_eq!(lines[0]["document"], "export:01");
+    let document = |n: u8| DocId::random(DocKind::Export, [n; 16]).to_string();
+    assert_eq!(lines[0]["document"], document(1));
     assert_eq!(lines[1], json!({"lagged": 4}));
-    assert_eq!(lines[2]["document"], "export:02");
+    assert_eq!(lines[2]["document"], document(2));
 }

@@ -238,7 +238,8 @@ impl From<ChangeHash> for automerge::ChangeHash {
 }
 
 /// What a document is, and so which rules apply to its changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DocKind {
     /// The platforms registry: one per federation.
     Platforms,

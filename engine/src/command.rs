@@ -8,14 +8,14 @@ use fed_crdt::envelope::Refusal;
 use fed_crdt::ids::{ChangeHash, FederationId, PlatformId};
 use fed_crdt::registry::exports::{ExportState, Party};
 use fed_crdt::registry::platforms::PlatformProfile;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::exports::{ExportEntry, ExportOp};
 use crate::federations::{FederationSummary, ReceiveOutcome};
 use crate::projects::{ProjectEntry, ProjectOp};
 
 /// The node's state as the status endpoint shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodeStatus {
     /// This platform.
     pub platform_id: PlatformId,
@@ -39,7 +39,7 @@ pub struct NodeStatus {
 }
 
 /// One platform as the registry and the chain describe it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlatformEntry {
     /// The platform.
     pub platform_id: PlatformId,

@@ -14,7 +14,7 @@ use fed_crdt::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
 use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::registry::document::Sealing;
 use fed_crdt::registry::{Document, Outcome, OwnChange};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::{debug, error, warn};
 
 use crate::store::{Store, Tree, WriteBatch};
@@ -35,14 +35,14 @@ pub const MAX_DOCUMENTS_PER_FEDERATION: usize = 100_000;
 pub const CHANGE_FEED_BUFFER: usize = 1_024;
 
 /// One accepted change, as the live feed tells it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ChangeEvent {
     /// The federation.
     pub federation: FederationId,
     /// The document.
     pub document: DocId,
     /// `platforms`, `project` or `export`.
-    pub kind: &'static str,
+    pub kind: DocKind,
     /// The change.
     pub change: ChangeHash,
     /// Its author.
@@ -476,7 +476,7 @@ impl Documents {
             self.feed.push(ChangeEvent {
                 federation: env.federation,
                 document: env.document,
-                kind: env.document.kind.name(),
+                kind: env.document.kind,
                 change: env.change_hash,
                 author: env.author,
             });

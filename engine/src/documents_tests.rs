@@ -100,7 +100,7 @@ fn private_heads_name_a_document_only_to_its_audience() {
         panic!("the live feed tells of the one change: {feed:?}");
     };
     assert_eq!(event.change, share.change_hash);
-    assert_eq!(event.kind, "project");
+    assert_eq!(event.kind, DocKind::Project);
 
     // Reopened from the store: the same document, the same audience.
     let mut again = Documents::new(store);

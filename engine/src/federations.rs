@@ -10,7 +10,7 @@ use fed_crdt::chain::{Chain, Received};
 use fed_crdt::error::ChainError;
 use fed_crdt::ids::{FederationId, PlatformId};
 use fed_crdt::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::{error, info, warn};
 
 use crate::protocol::MAX_FEDERATIONS;
@@ -26,7 +26,7 @@ fn fork_key(federation: &FederationId) -> Vec<u8> {
 }
 
 /// What happened to the records handed to [`Federations::receive`].
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ReceiveOutcome {
     /// Records that extended the chain.
     pub appended: usize,
@@ -39,7 +39,7 @@ pub struct ReceiveOutcome {
 }
 
 /// One federation as listed by the API.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FederationSummary {
     /// The federation id.
     pub federation: FederationId,

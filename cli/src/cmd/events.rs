@@ -4,9 +4,9 @@
 use std::io::{BufRead, Write};
 
 use anyhow::Context;
-use serde_json::{json, Value};
+use fednode::engine::documents::ChangeEvent;
+use serde_json::json;
 
-use super::answer::text;
 use crate::api_client::{segment, ApiClient};
 use crate::args::EventsArgs;
 use crate::report::Report;
@@ -67,19 +67,19 @@ impl EventParser {
 fn render(event: &Event, json: bool) -> anyhow::Result<Option<(String, bool)>> {
     match event.name.as_str() {
         "change" => {
-            let change: Value = serde_json::from_str(&event.data).with_context(|| {
-                format!("fednode sent a change that is not JSON: {}", event.data)
+            let change: ChangeEvent = serde_json::from_str(&event.data).with_context(|| {
+                format!("fednode sent a change that does not read: {}", event.data)
             })?;
             let line = if json {
-                change.to_string()
+                serde_json::to_string(&change)?
             } else {
                 format!(
                     "{:<9}  {}  by {}  change {}  federation {}",
-                    text(&change["kind"]),
-                    text(&change["document"]),
-                    text(&change["author"]),
-                    text(&change["change"]),
-                    text(&change["federation"]),
+                    change.kind.name(),
+                    change.document,
+                    change.author,
+                    change.change,
+                    change.federation,
                 )
             };
             Ok(Some((line, true)))
@@ -137,6 +137,9 @@ pub fn run(api: &ApiClient, args: &EventsArgs, json: bool) -> anyhow::Result<Rep
 
 #[cfg(test)]
 mod tests {
+    use ed25519_dalek::SigningKey;
+    use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
+
     use super::*;
 
     fn events(stream: &str) -> Vec<Event> {
@@ -174,18 +177,26 @@ mod tests {
 
     #[test]
     fn changes_print_as_json_lines_or_text() {
+        let event = ChangeEvent {
+            federation: FederationId([7; 32]),
+            document: DocId::random(DocKind::Export, [1; 16]),
+            kind: DocKind::Export,
+            change: ChangeHash([9; 32]),
+            author: PlatformId::from(&SigningKey::from_bytes(&[3; 32])),
+        };
         let change = Event {
             name: "change".into(),
-            data: r#"{"federation":"ab","document":"export:1","kind":"export","change":"cd","author":"12D3"}"#.into(),
+            data: serde_json::to_string(&event).unwrap(),
         };
         let (line, counted) = render(&change, true).unwrap().unwrap();
         assert!(counted);
         assert_eq!(
-            serde_json::from_str::<Value>(&line).unwrap()["kind"],
+            serde_json::from_str::<serde_json::Value>(&line).unwrap()["kind"],
             "export"
         );
         let (line, _) = render(&change, false).unwrap().unwrap();
-        assert!(line.starts_with("export     export:1  by 12D3"), "{line}");
+        let start = format!("export     {}  by {}", event.document, event.author);
+        assert!(line.starts_with(&start), "{line}");
         let lagged = Event {
             name: "lagged".into(),
             data: "7".into(),

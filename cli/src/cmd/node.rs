@@ -1,26 +1,31 @@
-//! Operator commands: they talk to a running fednode through its API.
+//! Operator commands: they talk to a running fednode through its API, and read its
+//! answers as the node's own reply types.
 
+use fed_crdt::envelope::Refusal;
+use fed_crdt::registry::platforms::PlatformProfile;
+use fednode::api::{ChainChange, PlatformsBody, ProfileChange, StatusBody};
+use fednode::engine::federations::FederationSummary;
 use serde_json::Value;
 
-use super::answer::NodeAnswer;
+use super::answer::{or_dash, typed, NodeAnswer};
 use crate::api_client::ApiClient;
 use crate::args::{ChainArgs, FederationArg, RefusalsArgs, SetProfileArgs};
 use crate::chainfile;
 use crate::report::Report;
 
-fn federation_lines(list: &Value) -> String {
+fn federation_lines(list: &[FederationSummary]) -> String {
     let mut out = String::new();
-    for f in list.as_array().into_iter().flatten() {
+    for f in list {
         out.push_str(&format!(
             "  {}  {:<24}  seq {:<4}  {} members{}{}\n",
-            f["federation"].as_str().unwrap_or_default(),
-            f["name"].as_str().unwrap_or_default(),
-            f["head_seq"],
-            f["members"],
-            if f["forked"] == true { "  FORKED" } else { "" },
-            match f["membership"].as_str() {
-                Some("active") | None => String::new(),
-                Some(ended) => format!("  this platform: {ended}"),
+            f.federation,
+            f.name,
+            f.head_seq,
+            f.members,
+            if f.forked { "  FORKED" } else { "" },
+            match f.membership.as_str() {
+                "active" => String::new(),
+                ended => format!("  this platform: {ended}"),
             }
         ));
     }
@@ -30,31 +35,20 @@ fn federation_lines(list: &Value) -> String {
 /// `fedctl status`
 pub fn status(api: &ApiClient) -> anyhow::Result<Report> {
     let value = api.get("/v1/status")?;
+    let status: StatusBody = typed(value.clone(), "the node's status")?;
+    let node = &status.node;
     let mut text = format!(
         "platform {}\nlistening on {}\n",
-        value["platform_id"].as_str().unwrap_or_default(),
-        value["listen"]
-            .as_array()
-            .map(|a| a
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", "))
-            .unwrap_or_default()
+        node.platform_id,
+        status.listen.join(", ")
     );
-    text.push_str(&format!(
-        "federations: {}\n",
-        value["federations"].as_array().map_or(0, Vec::len)
-    ));
-    text.push_str(&federation_lines(&value["federations"]));
-    text.push_str(&format!(
-        "members connected: {}",
-        value["peers"].as_array().map_or(0, Vec::len)
-    ));
-    let revoked = value["revoked_peers"].as_array().map_or(0, Vec::len);
-    if revoked > 0 {
+    text.push_str(&format!("federations: {}\n", node.federations.len()));
+    text.push_str(&federation_lines(&node.federations));
+    text.push_str(&format!("members connected: {}", node.peers.len()));
+    if !node.revoked_peers.is_empty() {
         text.push_str(&format!(
-            "\nrevoked platforms connected for the chain only: {revoked}"
+            "\nrevoked platforms connected for the chain only: {}",
+            node.revoked_peers.len()
         ));
     }
     Ok(Report::new(&NodeAnswer { value, text }))
@@ -63,12 +57,7 @@ pub fn status(api: &ApiClient) -> anyhow::Result<Report> {
 /// `fedctl peers`
 pub fn peers(api: &ApiClient) -> anyhow::Result<Report> {
     let value = api.get("/v1/peers")?;
-    let list: Vec<&str> = value
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let list: Vec<String> = typed(value.clone(), "a list of peers")?;
     let text = format!("{} members connected\n{}", list.len(), list.join("\n"));
     Ok(Report::new(&NodeAnswer {
         value: serde_json::json!({ "peers": value }),
@@ -79,48 +68,47 @@ pub fn peers(api: &ApiClient) -> anyhow::Result<Report> {
 /// `fedctl federation list`
 pub fn list(api: &ApiClient) -> anyhow::Result<Report> {
     let value = api.get("/v1/federations")?;
-    let text = format!(
-        "{} federations\n{}",
-        value.as_array().map_or(0, Vec::len),
-        federation_lines(&value)
-    );
+    let list: Vec<FederationSummary> = typed(value.clone(), "a list of federations")?;
+    let text = format!("{} federations\n{}", list.len(), federation_lines(&list));
     Ok(Report::new(&NodeAnswer {
         value: serde_json::json!({ "federations": value }),
         text,
     }))
 }
 
-fn outcome_text(verb: &str, value: &Value) -> String {
+fn outcome_text(verb: &str, change: &ChainChange) -> String {
     let mut text = format!(
         "{verb} federation {}: {} records appended, {} already known",
-        value["federation"].as_str().unwrap_or_default(),
-        value["appended"],
-        value["already_had"]
+        change.federation, change.outcome.appended, change.outcome.already_had
     );
-    if let Some(reason) = value["refused"].as_str() {
+    if let Some(reason) = &change.outcome.refused {
         text.push_str(&format!("\nrefused: {reason}"));
     }
     text
+}
+
+/// Sends a chain file's records to the node, at `path`.
+fn send_chain(api: &ApiClient, path: &str, args: &ChainArgs, verb: &str) -> anyhow::Result<Report> {
+    let body = std::fs::read_to_string(&args.chain)?;
+    let value = api.post(path, &body)?;
+    let change: ChainChange = typed(value.clone(), "the outcome of a chain file")?;
+    let text = outcome_text(verb, &change);
+    Ok(Report::new(&NodeAnswer { value, text }))
 }
 
 /// `fedctl federation join --chain FILE`
 pub fn join(api: &ApiClient, args: &ChainArgs) -> anyhow::Result<Report> {
     // Verify locally first: a bad file gets the same one-line error as offline commands.
     chainfile::load(&args.chain)?;
-    let body = std::fs::read_to_string(&args.chain)?;
-    let value = api.post("/v1/federations", &body)?;
-    let text = outcome_text("joined", &value);
-    Ok(Report::new(&NodeAnswer { value, text }))
+    send_chain(api, "/v1/federations", args, "joined")
 }
 
 /// `fedctl membership publish --chain FILE`
 pub fn publish(api: &ApiClient, args: &ChainArgs) -> anyhow::Result<Report> {
     let verified = chainfile::load(&args.chain)?;
-    let body = std::fs::read_to_string(&args.chain)?;
     let federation = verified.chain.federation();
-    let value = api.post(&format!("/v1/federations/{federation}/records"), &body)?;
-    let text = outcome_text("published to", &value);
-    Ok(Report::new(&NodeAnswer { value, text }))
+    let path = format!("/v1/federations/{federation}/records");
+    send_chain(api, &path, args, "published to")
 }
 
 /// `fedctl platforms list --federation ID`
@@ -129,52 +117,58 @@ pub fn platforms(api: &ApiClient, args: &FederationArg) -> anyhow::Result<Report
         "/v1/federations/{}/platforms",
         args.federation.trim()
     ))?;
+    let body: PlatformsBody = typed(value.clone(), "a platforms registry")?;
     let mut text = format!(
         "{:<52}  {:<20}  {:<8}  {:<8}  {:<20}  contact\n",
         "PLATFORM", "NAME", "ROLE", "STATUS", "DISPLAY NAME"
     );
-    for (id, p) in value["platforms"].as_object().into_iter().flatten() {
+    for (id, p) in &body.platforms {
+        let profile = p.profile.as_ref();
         text.push_str(&format!(
             "{id:<52}  {:<20}  {:<8}  {:<8}  {:<20}  {}\n",
-            p["name"].as_str().unwrap_or_default(),
-            p["role"].as_str().unwrap_or_default(),
-            p["status"].as_str().unwrap_or_default(),
-            p["profile"]["display_name"].as_str().unwrap_or("-"),
-            p["profile"]["contact"].as_str().unwrap_or("-"),
+            p.name,
+            p.role.name(),
+            p.status.name(),
+            or_dash(profile.map(|p| p.display_name.as_str())),
+            or_dash(profile.map(|p| p.contact.as_str())),
         ));
     }
     Ok(Report::new(&NodeAnswer { value, text }))
 }
 
-/// `fedctl platforms set-profile --federation ID ...`
+/// `fedctl platforms set-profile --federation ID ...`: the platform's current profile
+/// with the given fields replaced.
 pub fn set_profile(api: &ApiClient, args: &SetProfileArgs) -> anyhow::Result<Report> {
     let federation = args.federation.federation.trim();
-    let me = api.get("/v1/status")?["platform_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let current = api.get(&format!("/v1/federations/{federation}/platforms"))?;
-    let mut profile = current["platforms"][&me]["profile"].clone();
-    if !profile.is_object() {
-        profile = serde_json::json!({"display_name": "", "description": "", "contact": "", "addresses": []});
-    }
+    let status: StatusBody = typed(api.get("/v1/status")?, "the node's status")?;
+    let me = status.node.platform_id.to_string();
+    let current: PlatformsBody = typed(
+        api.get(&format!("/v1/federations/{federation}/platforms"))?,
+        "a platforms registry",
+    )?;
+    let mut profile: PlatformProfile = current
+        .platforms
+        .get(&me)
+        .and_then(|p| p.profile.clone())
+        .unwrap_or_default();
     if let Some(v) = &args.display_name {
-        profile["display_name"] = Value::from(v.as_str());
+        profile.display_name.clone_from(v);
     }
     if let Some(v) = &args.description {
-        profile["description"] = Value::from(v.as_str());
+        profile.description.clone_from(v);
     }
     if let Some(v) = &args.contact {
-        profile["contact"] = Value::from(v.as_str());
+        profile.contact.clone_from(v);
     }
     if !args.addresses.is_empty() {
-        profile["addresses"] = Value::from(args.addresses.clone());
+        profile.addresses.clone_from(&args.addresses);
     }
     let value = api.put(
         &format!("/v1/federations/{federation}/platforms/me"),
-        &profile.to_string(),
+        &serde_json::to_string(&profile)?,
     )?;
-    let text = match value["change_hash"].as_str() {
+    let change: ProfileChange = typed(value.clone(), "the outcome of a profile change")?;
+    let text = match change.change_hash {
         Some(h) => format!("profile updated (change {h})"),
         None => "profile unchanged".to_string(),
     };
@@ -187,16 +181,13 @@ pub fn refusals(api: &ApiClient, args: &RefusalsArgs) -> anyhow::Result<Report> 
         Some(f) => format!("/v1/refusals?federation={}", f.trim()),
         None => "/v1/refusals".to_string(),
     };
-    let value = api.get(&path)?;
-    let mut text = format!("{} refused changes\n", value.as_array().map_or(0, Vec::len));
-    for r in value.as_array().into_iter().flatten() {
+    let value: Value = api.get(&path)?;
+    let list: Vec<Refusal> = typed(value.clone(), "a list of refusals")?;
+    let mut text = format!("{} refused changes\n", list.len());
+    for r in &list {
         text.push_str(&format!(
             "  {}  {}  by {}  [{}] {}\n",
-            r["document"].as_str().unwrap_or_default(),
-            r["change_hash"].as_str().unwrap_or_default(),
-            r["author"].as_str().unwrap_or_default(),
-            r["check"].as_str().unwrap_or_default(),
-            r["reason"].as_str().unwrap_or_default(),
+            r.document, r.change_hash, r.author, r.check, r.reason,
         ));
     }
     Ok(Report::new(&NodeAnswer {

@@ -4,6 +4,8 @@ mod text;
 
 use serde_json::{json, Map, Value};
 
+use fed_crdt::chain::body::{Entity, EntityType, RegulatoryFramework};
+use fednode::api::ShareRecipient;
 use fednode::engine::projects::ProjectEntry;
 
 use super::answer::{federation_path, json_file, one_entry, typed, NodeAnswer};
@@ -75,12 +77,16 @@ pub fn run(api: &ApiClient, command: &ProjectsCommand) -> anyhow::Result<Report>
         ProjectsCommand::Share(a) => share(api, a),
         ProjectsCommand::Unshare(a) => unshare(api, a),
         ProjectsCommand::Delete(a) => one(api.delete(&project_path(a))?, Some("deleted")),
-        ProjectsCommand::Recipients(a) => catalog(api, a, "share-recipients", "recipients"),
-        ProjectsCommand::Frameworks(a) => {
-            catalog(api, a, "regulatory-frameworks", "regulatory_frameworks")
+        ProjectsCommand::Recipients(a) => {
+            catalog::<ShareRecipient>(api, a, "share-recipients", "recipients")
         }
-        ProjectsCommand::EntityTypes(a) => catalog(api, a, "entity-types", "entity_types"),
-        ProjectsCommand::Entities(a) => catalog(api, a, "entities", "entities"),
+        ProjectsCommand::Frameworks(a) => {
+            catalog::<RegulatoryFramework>(api, a, "regulatory-frameworks", "regulatory_frameworks")
+        }
+        ProjectsCommand::EntityTypes(a) => {
+            catalog::<EntityType>(api, a, "entity-types", "entity_types")
+        }
+        ProjectsCommand::Entities(a) => catalog::<Entity>(api, a, "entities", "entities"),
     }
 }
 
@@ -187,13 +193,23 @@ fn one(value: Value, done: Option<&str>) -> anyhow::Result<Report> {
 
 /// A listing of `/v1/federations/{id}/{what}`: share recipients or catalog entries, with
 /// their id and name (and an entity's type, a framework's URL).
-fn catalog(api: &ApiClient, args: &FederationArg, what: &str, key: &str) -> anyhow::Result<Report> {
+fn catalog<T>(
+    api: &ApiClient,
+    args: &FederationArg,
+    what: &str,
+    key: &str,
+) -> anyhow::Result<Report>
+where
+    T: text::CatalogItem + serde::de::DeserializeOwned,
+{
     let value = api.get(&format!("{}/{what}", federation_path(args)))?;
-    let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
-    let out = text::catalog(items, key);
+    let items: Vec<T> = typed(
+        value.clone(),
+        &format!("a list of {}", key.replace('_', " ")),
+    )?;
     Ok(Report::new(&NodeAnswer {
         value: json!({ key: value }),
-        text: out,
+        text: text::catalog(&items, key),
     }))
 }
 

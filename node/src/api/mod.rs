@@ -12,6 +12,9 @@ mod projects;
 mod routes;
 pub mod serve;
 
+pub use projects::ShareRecipient;
+pub use routes::{ChainChange, PlatformsBody, ProfileChange, StatusBody};
+
 use std::net::SocketAddr;
 
 use axum::extract::{DefaultBodyLimit, Request, State};

@@ -212,7 +212,7 @@ pub async fn entities(
 }
 
 /// A platform a project can be shared with.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct ShareRecipient {
     /// The platform.
     pub platform_id: PlatformId,

@@ -8,7 +8,7 @@ use fed_crdt::chain::file::ChainFile;
 use fed_crdt::envelope::Refusal;
 use fed_crdt::ids::{ChangeHash, FederationId};
 use fed_crdt::registry::platforms::PlatformProfile;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::error::ApiError;
 use crate::api::{AppState, MAX_API_BODY_BYTES};
@@ -30,7 +30,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<StatusBody>, A
 }
 
 /// The status body.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct StatusBody {
     /// Engine state.
     #[serde(flatten)]
@@ -52,7 +52,7 @@ pub async fn federations(
 }
 
 /// The answer to a join or a publish.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct ChainChange {
     /// The federation.
     pub federation: FederationId,
@@ -130,7 +130,7 @@ pub async fn publish(
 }
 
 /// The platforms registry body.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct PlatformsBody {
     /// The federation.
     pub federation: FederationId,
@@ -155,7 +155,7 @@ pub async fn platforms(
 }
 
 /// The answer to a profile change.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct ProfileChange {
     /// The accepted change, or null when the profile already read so.
     pub change_hash: Option<ChangeHash>,

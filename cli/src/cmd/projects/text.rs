@@ -1,10 +1,11 @@
 //! The text forms of projects: the listing's table, one project in full, and the catalog
 //! entries and share recipients a project names.
 
+use fed_crdt::chain::body::{Entity, EntityType, RegulatoryFramework};
+use fednode::api::ShareRecipient;
 use fednode::engine::projects::ProjectEntry;
-use serde_json::Value;
 
-use crate::cmd::answer::{fit, joined, or_dash as dash, text};
+use crate::cmd::answer::{fit, joined, or_dash as dash};
 
 /// The listing: one line per project, marking those whose code another project has.
 pub fn table(projects: &[ProjectEntry]) -> String {
@@ -95,36 +96,54 @@ pub fn details(p: &ProjectEntry) -> String {
     out
 }
 
-/// Catalog entries or share recipients, under `title`: id and name, and an entity's type
-/// or a framework's URL.
-pub fn catalog(items: &[Value], title: &str) -> String {
-    let id = |item: &Value| {
-        item["id"]
-            .as_str()
-            .or(item["platform_id"].as_str())
-            .unwrap_or_default()
-            .to_string()
+/// One line of a catalog listing: an entry's id, its name, and what else identifies it
+/// (an entity's type, a framework's URL).
+pub trait CatalogItem {
+    /// The id, the name and the rest.
+    fn columns(&self) -> (String, String, String);
+}
+
+impl CatalogItem for RegulatoryFramework {
+    fn columns(&self) -> (String, String, String) {
+        let url = self.description_url.clone().unwrap_or_default();
+        (self.id.clone(), self.name.clone(), url)
+    }
+}
+
+impl CatalogItem for EntityType {
+    fn columns(&self) -> (String, String, String) {
+        (self.id.clone(), self.name.clone(), String::new())
+    }
+}
+
+impl CatalogItem for Entity {
+    fn columns(&self) -> (String, String, String) {
+        let kind = format!("type {}", self.entity_type);
+        (self.id.clone(), self.name.clone(), kind)
+    }
+}
+
+impl CatalogItem for ShareRecipient {
+    fn columns(&self) -> (String, String, String) {
+        (
+            self.platform_id.to_string(),
+            self.name.clone(),
+            String::new(),
+        )
+    }
+}
+
+/// Catalog entries or share recipients, under `title`, in columns as wide as their
+/// longest entry.
+pub fn catalog<T: CatalogItem>(items: &[T], title: &str) -> String {
+    let rows: Vec<_> = items.iter().map(CatalogItem::columns).collect();
+    let width = |f: fn(&(String, String, String)) -> &String| {
+        rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0)
     };
-    let width = |f: &dyn Fn(&Value) -> String| {
-        items
-            .iter()
-            .map(|i| f(i).chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let (id_width, name_width) = (width(&id), width(&|i| text(&i["name"]).to_string()));
-    let mut out = format!("{} {}\n", items.len(), title.replace('_', " "));
-    for item in items {
-        let extra = item["entity_type"]
-            .as_str()
-            .map(|t| format!("type {t}"))
-            .or(item["description_url"].as_str().map(str::to_string))
-            .unwrap_or_default();
-        let line = format!(
-            "  {:<id_width$}  {:<name_width$}  {extra}",
-            id(item),
-            text(&item["name"])
-        );
+    let (id_width, name_width) = (width(|r| &r.0), width(|r| &r.1));
+    let mut out = format!("{} {}\n", rows.len(), title.replace('_', " "));
+    for (id, name, extra) in &rows {
+        let line = format!("  {id:<id_width$}  {name:<name_width$}  {extra}");
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -195,9 +214,14 @@ mod tests {
 
     #[test]
     fn catalog_columns_fit_the_longest_entry() {
+        let framework = |id: &str, name: &str, url: Option<&str>| RegulatoryFramework {
+            id: id.into(),
+            name: name.into(),
+            description_url: url.map(str::to_string),
+        };
         let items = [
-            json!({"id": "gdpr", "name": "GDPR", "description_url": "https://gdpr.eu"}),
-            json!({"id": "hds", "name": "Health data hosting", "description_url": null}),
+            framework("gdpr", "GDPR", Some("https://gdpr.eu")),
+            framework("hds", "Health data hosting", None),
         ];
         assert_eq!(
             catalog(&items, "regulatory_frameworks"),
