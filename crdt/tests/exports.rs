@@ -514,3 +514,28 @@ fn each_party_needs_the_right_of_its_part() {
         "answer_exports",
     );
 }
+
+/// A change that edits nothing (a revocation's acknowledgement) vouches for what it
+/// depends on: either party may write one, a third platform may not.
+#[test]
+fn only_a_party_writes_a_change_that_edits_nothing() {
+    let chain = chain();
+    let (mut doc, _) = created(&chain);
+    let ack = |doc: &Document, seed: u8| {
+        fed_crdt::registry::acknowledge_revocation(
+            doc.automerge(),
+            &chain,
+            doc.id(),
+            &key(seed),
+            ms(next_time(doc)),
+        )
+        .expect("an empty change")
+        .into_envelope()
+    };
+    let provider = ack(&doc, P2);
+    accept(&mut doc, &chain, provider);
+    let outsider = ack(&doc, P3);
+    refused_rule(&mut doc, &chain, outsider, "neither the requester");
+    let requester = ack(&doc, P1);
+    accept(&mut doc, &chain, requester);
+}

@@ -15,7 +15,7 @@ use fed_crdt::registry::projects::{
     create_project, delete_project, read_project, share_project, update_project, Access, Project,
     ProjectMember,
 };
-use fed_crdt::registry::Document;
+use fed_crdt::registry::{acknowledge_revocation, Document};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
@@ -157,6 +157,40 @@ fn only_the_owner_shares_and_unshares() {
         .into_envelope();
     accept(&mut doc, &chain, env);
     assert!(!view(&doc).shares.contains_key(&pid(P3)));
+}
+
+/// An empty change vouches for everything it depends on (a revocation's
+/// acknowledgement): the project's audience may write one, and a platform it was unshared
+/// from may not, on every node alike, its own included.
+#[test]
+fn only_the_audience_writes_a_change_that_edits_nothing() {
+    let chain = chain();
+    let (mut doc, _) = shared(&chain);
+    let reader_ack =
+        acknowledge_revocation(doc.automerge(), &chain, doc_id(), &key(P3), ms(NOW + 2))
+            .expect("an empty change")
+            .into_envelope();
+    accept(&mut doc, &chain, reader_ack);
+    let unshare = share_project(&doc, &chain, &key(P1), pid(P3), None, ms(NOW + 3))
+        .unwrap()
+        .unwrap()
+        .into_envelope();
+    accept(&mut doc, &chain, unshare);
+    let after = acknowledge_revocation(doc.automerge(), &chain, doc_id(), &key(P3), ms(NOW + 4))
+        .expect("an empty change");
+    let envelope = after.envelope().clone();
+    let own = doc
+        .check_own(&chain, after)
+        .expect_err("its own node refuses it");
+    assert_eq!(own.check, RefusalCheck::Rule);
+    assert!(own.reason.contains("not shared with it"), "{own}");
+    let r = refused_by(&doc.receive(&chain, envelope), RefusalCheck::Rule);
+    assert!(r.reason.contains("not shared with it"), "{r}");
+    let writer_ack =
+        acknowledge_revocation(doc.automerge(), &chain, doc_id(), &key(P2), ms(NOW + 5))
+            .expect("an empty change")
+            .into_envelope();
+    accept(&mut doc, &chain, writer_ack);
 }
 
 #[test]

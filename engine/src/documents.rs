@@ -30,6 +30,9 @@ pub const MAX_REFUSALS_PER_CHANGE: usize = 1_024;
 /// Most private documents (projects and export requests) held for one federation; the
 /// first change of one more is recorded as refused, and nothing of it is kept.
 pub const MAX_DOCUMENTS_PER_FEDERATION: usize = 100_000;
+/// Heads read back per document from what [`Documents::vouch`] stored: one set per
+/// revocation the node learned of while outside the document's audience.
+pub const MAX_VOUCHERS_PER_DOCUMENT: usize = 1_024;
 /// Accepted changes kept for live-feed subscribers that read slowly; one that falls
 /// further behind is told how many it missed.
 pub const CHANGE_FEED_BUFFER: usize = 1_024;
@@ -64,6 +67,11 @@ fn refusal_key(refusal: &Refusal) -> Vec<u8> {
     let mut key = change_key(&refusal.document, &refusal.change_hash);
     key.extend_from_slice(refusal.author.as_bytes());
     key
+}
+
+/// Where the heads a node vouches for without a change are stored, in [`Tree::Meta`].
+fn voucher_prefix(document: &DocId) -> Vec<u8> {
+    format!("vouched/{document}/").into_bytes()
 }
 
 fn doc_prefix(document: &DocId) -> Vec<u8> {
@@ -223,6 +231,7 @@ impl Documents {
         envelopes: Vec<ChangeEnvelope>,
     ) -> Result<(), EngineError> {
         let mut doc = self.empty(id, chain);
+        doc.vouch_for(&self.stored_vouchers(&id)?);
         let loaded = doc.load_stored(chain, envelopes);
         if let Some(first) = loaded.missing.first() {
             error!(doc = %id, stored = loaded.stored, missing = loaded.missing.len(), "stored changes depend on changes the store does not hold");
@@ -240,6 +249,45 @@ impl Documents {
         self.persist_quietly(&id, loaded.outcomes)?;
         self.refresh_view(&id);
         Ok(())
+    }
+
+    /// Vouches for the heads of document `id` as held now, without a change (see
+    /// `Document::vouch_for`), and stores them so that a restart vouches again.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Store`] if the heads cannot be stored; the document then does not
+    /// vouch for them either.
+    pub fn vouch(&mut self, id: &DocId) -> Result<(), EngineError> {
+        let Some(doc) = self.docs.get_mut(id) else {
+            return Ok(());
+        };
+        let heads = doc.heads();
+        let mut batch = WriteBatch::new();
+        for head in &heads {
+            let mut key = voucher_prefix(id);
+            key.extend_from_slice(head.as_bytes());
+            batch.put(Tree::Meta, key, Vec::new());
+        }
+        self.store.write(batch)?;
+        doc.vouch_for(&heads);
+        self.written.push((*id, doc.federation(), Vec::new()));
+        Ok(())
+    }
+
+    /// The heads stored by [`Documents::vouch`] for document `id`.
+    fn stored_vouchers(&self, id: &DocId) -> Result<Vec<ChangeHash>, EngineError> {
+        let prefix = voucher_prefix(id);
+        let rows = self
+            .store
+            .scan_prefix(Tree::Meta, &prefix, MAX_VOUCHERS_PER_DOCUMENT)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, _)| {
+                let bytes: [u8; 32] = key.get(prefix.len()..)?.try_into().ok()?;
+                Some(ChangeHash(bytes))
+            })
+            .collect())
     }
 
     /// The documents of `federation` held here in which any of `authors` has an

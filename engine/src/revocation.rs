@@ -1,5 +1,6 @@
 //! What a node does when it learns that a platform was revoked: it acknowledges, in
-//! every document it holds where that platform has changes, the heads it holds then, so
+//! every document it holds where that platform has changes and it is in the audience,
+//! the heads it holds then, so
 //! that what it accepted of the revoked platform stays accepted everywhere (see
 //! `docs/membership.md`).
 
@@ -34,11 +35,19 @@ impl Engine {
             return;
         }
         let now_ms = self.clock.millis;
+        let mut outside = Vec::new();
         let acks: Vec<fed_crdt::registry::OwnChange> = self
             .documents
             .authored_by(federation, &revoked)
             .into_iter()
             .filter_map(|id| {
+                if !self.documents.audience_includes(&id, &me, chain) {
+                    // A private document this platform was removed from is no longer its
+                    // to write in (every node would refuse the change): it keeps what it
+                    // holds by vouching for it here alone.
+                    outside.push(id);
+                    return None;
+                }
                 let doc = self.documents.get(&id)?;
                 fed_crdt::registry::acknowledge_revocation(
                     doc.automerge(),
@@ -49,6 +58,11 @@ impl Engine {
                 )
             })
             .collect();
+        for id in outside {
+            if let Err(e) = self.documents.vouch(&id) {
+                warn!(fed = %federation.fmt_short(), doc = %id.fmt_short(), error = %e, "cannot vouch for a document's heads");
+            }
+        }
         for ack in acks {
             let doc = ack.envelope().document;
             let committed = match self.seal_local(ack) {

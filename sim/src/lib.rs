@@ -80,6 +80,10 @@ pub struct Report {
     pub violations: usize,
     /// The first few, in words.
     pub first_violations: Vec<String>,
+    /// What the workload did, step by step, and what the operators were answered: read
+    /// next to a violation, it says how the run got there.
+    #[serde(skip)]
+    pub trace: Vec<String>,
 }
 
 /// One simulated node: its platform, its durable store, and its engine while it runs.
@@ -145,6 +149,8 @@ pub struct Sim {
     outsider_answers: u64,
     report: Report,
     violations: Vec<String>,
+    /// The lines of [`Report::trace`].
+    trace: Vec<String>,
 }
 
 impl Sim {
@@ -202,6 +208,7 @@ impl Sim {
                 ..Report::default()
             },
             violations: Vec::new(),
+            trace: Vec::new(),
         };
         let file = fed_crdt::chain::file::ChainFile::new(&sim.world.chain, None);
         for i in 0..sim.nodes.len() {
@@ -220,6 +227,27 @@ impl Sim {
     /// The platform admitted to no federation.
     fn outsider(&self) -> usize {
         self.options.nodes
+    }
+
+    /// The run of `options` with the fewest workload steps that still breaks an invariant,
+    /// found by bisecting the step count (a run of fewer steps is a prefix of the same
+    /// workload): its report, trace included. `None` if `options` itself breaks none.
+    pub fn shortest_failing(options: Options) -> Option<Report> {
+        let mut failing = Sim::new(options).run();
+        if failing.violations == 0 {
+            return None;
+        }
+        let (mut passes, mut fails) = (0, options.steps);
+        while fails - passes > 1 {
+            let steps = passes + (fails - passes) / 2;
+            let report = Sim::new(Options { steps, ..options }).run();
+            if report.violations > 0 {
+                (fails, failing) = (steps, report);
+            } else {
+                passes = steps;
+            }
+        }
+        Some(failing)
     }
 
     /// Runs the workload, heals everything, lets the nodes converge, checks.
@@ -241,7 +269,14 @@ impl Sim {
         check::check(&mut self);
         self.report.violations = self.violations.len();
         self.report.first_violations = self.violations.iter().take(5).cloned().collect();
+        self.report.trace = self.trace;
         self.report
+    }
+
+    /// Notes one line of the run's trace, at the current virtual time.
+    fn note(&mut self, line: String) {
+        let at = self.now - self.start;
+        self.trace.push(format!("{at:>8} ms  {line}"));
     }
 
     /// A random number below `n` (0 for none).
@@ -269,6 +304,9 @@ impl Sim {
             EngineConfig::default(),
             seed,
         );
+        if self.nodes[i].incarnation > 0 {
+            self.note(format!("node {i} restarts from its store"));
+        }
         match engine {
             Ok(engine) => {
                 self.nodes[i].engine = Some(engine);

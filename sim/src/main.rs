@@ -79,6 +79,23 @@ fn main() -> anyhow::Result<ExitCode> {
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
+    let first = Options {
+        nodes: args.nodes,
+        seed: failed[0],
+        steps: args.steps,
+    };
+    if let Some(shortest) = Sim::shortest_failing(first) {
+        eprintln!(
+            "the shortest run of seed {} that breaks an invariant has {} steps; its trace:",
+            shortest.seed, shortest.steps
+        );
+        for line in &shortest.trace {
+            eprintln!("  {line}");
+        }
+        for violation in &shortest.first_violations {
+            eprintln!("violation: {violation}");
+        }
+    }
     eprintln!(
         "invariants broken with seeds {failed:?}; replay one with: simulate --nodes {} --steps {} --seed {}",
         args.nodes, args.steps, failed[0]

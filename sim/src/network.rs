@@ -367,6 +367,7 @@ impl Sim {
             return;
         }
         self.report.crashes += 1;
+        self.note(format!("node {i} crashes"));
         self.nodes[i].engine = None;
         self.nodes[i].incarnation += 1;
         self.nodes[i].store.crash();
@@ -410,10 +411,15 @@ impl Sim {
         }
         let at = self.now + 2000 + i64::try_from(self.below(8000)).unwrap_or(0);
         self.schedule(at, Event::Heal);
+        let side: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].side == 1)
+            .collect();
+        self.note(format!("the network splits nodes {side:?} from the others"));
     }
 
     /// Ends any partition; nodes reconnect when they next dial.
     pub(crate) fn heal(&mut self) {
+        self.note("the network heals".into());
         for node in &mut self.nodes {
             node.side = 0;
         }

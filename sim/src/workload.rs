@@ -56,6 +56,7 @@ impl Sim {
             i,
             Expect::Write(Some(DocId::platforms_registry(&federation))),
         );
+        self.note(format!("node {i} sets its profile"));
         self.call(
             i,
             Command::SetProfile {
@@ -90,6 +91,7 @@ impl Sim {
             ..Project::default()
         };
         let expect = self.expect_of(i, Expect::Create);
+        self.note(format!("node {i} creates project P{step}"));
         let federation = self.federation();
         self.call(
             i,
@@ -112,6 +114,7 @@ impl Sim {
             ..ProjectPatch::default()
         };
         let expect = self.expect_of(owner, Expect::Write(Some(id)));
+        self.note(format!("node {owner} patches {id}"));
         let federation = self.federation();
         self.call(
             owner,
@@ -146,6 +149,10 @@ impl Sim {
             self.ever_shared.entry(id).or_default().insert(platform);
         }
         let expect = self.expect_of(owner, Expect::Write(Some(id)));
+        self.note(match access {
+            Some(access) => format!("node {owner} shares {id} with node {other} ({access:?})"),
+            None => format!("node {owner} unshares {id} from node {other}"),
+        });
         let federation = self.federation();
         self.call(
             owner,
@@ -174,6 +181,10 @@ impl Sim {
             return;
         }
         let provider = shared[self.below(shared.len())];
+        let from = self.index.get(&provider).copied().unwrap_or(usize::MAX);
+        self.note(format!(
+            "node {owner} requests an export of {project} from node {from}"
+        ));
         let federation = self.federation();
         self.call(
             owner,
@@ -206,6 +217,10 @@ impl Sim {
         let chain = self.world.revoke(platform);
         let file = fed_crdt::chain::file::ChainFile::new(&chain, None);
         let to = (i + 1) % self.options.nodes;
+        self.note(format!(
+            "the administrator revokes node {i} (record {}), handed to node {to}",
+            chain.state().seq
+        ));
         self.call(to, Command::Publish(Box::new(file)), Expect::Other);
     }
 
@@ -253,6 +268,10 @@ impl Sim {
             return;
         };
         self.report.attacks += 1;
+        self.note(format!(
+            "node {m} gossips forged change {} of {}",
+            env.change_hash, env.document
+        ));
         self.forged.push((env.document, env.change_hash));
         let data = Announcement::Change {
             envelope: Box::new(env),
@@ -316,6 +335,7 @@ impl Sim {
             (Expect::Refusal, Err(_)) | (Expect::Other, _) => {}
             (_, Err(e)) => {
                 self.report.writes_refused += 1;
+                self.note(format!("node {i} refuses the write: {e}"));
                 if std::env::var_os("SIMULATE_SHOW_REFUSALS").is_some() {
                     eprintln!("node {i}: write refused: {e}");
                 }
@@ -351,6 +371,11 @@ impl Sim {
     }
 
     fn acknowledge(&mut self, i: usize, doc: DocId, heads: &[fed_crdt::ids::ChangeHash]) {
+        let shown: Vec<String> = heads.iter().map(|h| h.fmt_short()).collect();
+        self.note(format!(
+            "node {i} acknowledges {doc} at [{}]",
+            shown.join(", ")
+        ));
         if doc.kind == DocKind::Platforms || !heads.is_empty() {
             for head in heads {
                 self.acknowledged.push((i, doc, *head));

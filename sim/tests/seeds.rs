@@ -88,3 +88,12 @@ fn seed_105_honest_nodes_agree_on_every_change_after_a_revocation() {
 fn seed_78_a_write_applied_at_once_keeps_the_ones_waiting_for_their_flush() {
     assert_holds(&run(10, 78, 300));
 }
+
+/// A platform unshared from a project acknowledged its owner's revocation there, sealed
+/// under the epoch it still held: the project's audience refused the change by the epoch
+/// rule and the unshared platform kept it. Only the audience may write a change that
+/// edits nothing, and a platform outside it vouches for what it holds without one.
+#[test]
+fn seed_212_an_unshared_platform_writes_nothing_in_the_project_it_left() {
+    assert_holds(&run(10, 212, 300));
+}

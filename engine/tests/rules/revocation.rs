@@ -2,6 +2,7 @@
 //! fetch the chain (to learn it was revoked) and nothing else.
 
 use fed_crdt::ids::DocId;
+use fed_crdt::registry::projects::Access;
 use fed_engine::protocol::{SyncRequest, SyncResponse};
 
 use crate::Cluster;
@@ -60,4 +61,41 @@ fn a_revoked_platform_may_fetch_the_chain_only() {
         matches!(document, Some(SyncResponse::Refused { .. })),
         "{document:?}"
     );
+}
+
+/// When a project's owner is revoked, its audience acknowledges the project's heads; a
+/// platform the project was unshared from writes nothing there (every node would refuse
+/// the change), and keeps what it held, across a restart too.
+#[test]
+fn a_platform_unshared_from_a_project_writes_nothing_there_and_keeps_what_it_held() {
+    let mut c = Cluster::new(3);
+    c.connect_all();
+    let project = c.create_project(0, "P1");
+    for j in [1, 2] {
+        c.share(0, project, j, Some(Access::Write)).expect("shared");
+    }
+    c.share(0, project, 2, None).expect("unshared");
+    c.run();
+    let removed = c.nodes[2]
+        .engine
+        .heads_of(&project)
+        .expect("node 2 keeps its copy");
+    let audience = c.nodes[1]
+        .engine
+        .heads_of(&project)
+        .expect("node 1 holds it");
+    c.revoke(0, 1).expect("the revocation is accepted");
+    c.tick();
+    assert_eq!(c.nodes[2].engine.heads_of(&project), Some(removed.clone()));
+    c.restart(2);
+    assert_eq!(c.nodes[2].engine.heads_of(&project), Some(removed));
+    let acknowledged = c.nodes[1].engine.heads_of(&project).expect("still held");
+    assert_ne!(
+        acknowledged, audience,
+        "node 1 acknowledged the owner's revocation"
+    );
+    for node in [1, 2] {
+        let refusals = c.nodes[node].engine.refusals().expect("readable");
+        assert!(refusals.is_empty(), "node {node}: {refusals:?}");
+    }
 }

@@ -164,7 +164,21 @@ impl Document {
                 .filter(|(_, p)| p.bound() && active(&p.env.author))
                 .flat_map(|(_, p)| p.env.deps.iter().copied()),
         );
+        from.extend(self.vouchers.iter().copied());
         ancestors(&from, |h| self.known_deps(h))
+    }
+
+    /// Vouches for `heads` and their past as this node's own acknowledgement of a
+    /// revocation, where it may not write one: a platform a private document was
+    /// unshared from keeps what it held when it learned of the revocation, though no
+    /// member of the audience can tell it what they acknowledged. The caller stores the
+    /// heads and vouches for them again when it loads the document.
+    pub fn vouch_for(&mut self, heads: &[ChangeHash]) {
+        for head in heads {
+            if !self.vouchers.contains(head) {
+                self.vouchers.push(*head);
+            }
+        }
     }
 }
 

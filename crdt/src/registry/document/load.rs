@@ -116,7 +116,13 @@ impl Document {
             self.deferred = false;
             self.materialise(&mut outcomes);
         }
-        outcomes.retain(|o| !matches!(o, Outcome::Accepted(_)));
+        // A revoked platform's change waits while what vouches for it has not loaded yet
+        // (it comes later in causal order); accepted by the end, it was never refused.
+        outcomes.retain(|o| match o {
+            Outcome::Accepted(_) => false,
+            Outcome::Refused(r) => !self.index.contains_key(&r.change_hash),
+            _ => true,
+        });
         // A change of a revoked platform that no active member built on waits, as it
         // should; what is missing is a dependency held nowhere, not even waiting.
         let missing: Vec<ChangeHash> = self

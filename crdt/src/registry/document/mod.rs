@@ -152,6 +152,9 @@ pub struct Document {
     /// What the rules read of the document when they last applied a change to it, and
     /// the heads it was read at: a project's view, read once per change.
     kept_view: Option<Box<(Vec<automerge::ChangeHash>, ProjectView)>>,
+    /// Heads this node vouches for without a change of its own (see
+    /// [`Document::vouch_for`]).
+    vouchers: Vec<ChangeHash>,
 }
 
 impl Document {
@@ -174,6 +177,7 @@ impl Document {
             replayed: 0,
             judged_in_place: 0,
             kept_view: None,
+            vouchers: Vec::new(),
         }
     }
 

@@ -24,7 +24,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String
     for patch in input.patches {
         touched.insert(top_key(patch)?.to_string());
     }
-    if touched.is_empty() {
+    if touched.is_empty() && input.before.is_empty() {
         return Ok(None);
     }
     if input.before.is_empty() {
@@ -32,6 +32,17 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String
     }
     let before = Before::read(input)?;
     let is_owner = before.owner == input.author.to_string();
+    if touched.is_empty() {
+        // A change that edits nothing (a revocation's acknowledgement) still vouches, for
+        // its author, for everything it depends on: only the project's audience may.
+        if is_owner || before.access.is_some() {
+            return Ok(None);
+        }
+        return Err(format!(
+            "{} writes in a project that is not shared with it (owner {})",
+            input.author, before.owner
+        ));
+    }
     for key in &touched {
         let allowed = match key.as_str() {
             "owner" => return Err("nobody may change the owner of a project".into()),
