@@ -190,8 +190,12 @@ impl Engine {
         let slot = self.awaiting_keys.entry((env.document, epoch)).or_default();
         if !slot.iter().any(|e| e.change_hash == env.change_hash) {
             slot.push(env);
+            // Its grant may be on the way: ask the peer that sent it. An envelope that
+            // already waited was asked for: asking again at once, when the peer holds no
+            // grant this node accepts (a revoked controller's), would never end; the
+            // next anti-entropy round asks again.
+            self.fetch(peer, federation, FetchKind::Private);
         }
-        self.fetch(peer, federation, FetchKind::Private);
         true
     }
 

@@ -75,8 +75,13 @@ pub(crate) fn check(sim: &mut Sim) {
             }
             let mut audience = agreed.unwrap_or_default();
             audience.retain(|i| !sim.revoked.contains(i));
+
             // A revoked platform may stay among a project's shares; it is out anyway.
             named.retain(|i| !sim.revoked.contains(i));
+            // Nor is a platform a revoked owner shared it with: no key reaches it.
+            let keyed = |i: &usize| !sim.keyless.contains(&(*doc, sim.nodes[*i].id));
+            audience.retain(keyed);
+            named.retain(keyed);
             sim.report.unshared_unaware += named.difference(&audience).count() as u64;
             audience
         };

@@ -140,6 +140,9 @@ pub struct Sim {
     projects: Vec<(usize, DocId)>,
     /// Every platform a document was ever shared with, and its owner.
     ever_shared: HashMap<DocId, BTreeSet<PlatformId>>,
+    /// Platforms first shared a document by its owner after the owner's revocation: no
+    /// key can reach them.
+    keyless: BTreeSet<(DocId, PlatformId)>,
     /// Changes acknowledged to an operator, by node.
     acknowledged: Vec<(usize, DocId, ChangeHash)>,
     /// Changes forged by the misbehaving member, which no honest node may accept.
@@ -197,6 +200,7 @@ impl Sim {
             calls: HashMap::new(),
             projects: Vec::new(),
             ever_shared: HashMap::new(),
+            keyless: BTreeSet::new(),
             acknowledged: Vec::new(),
             forged: Vec::new(),
             revoked: BTreeSet::new(),

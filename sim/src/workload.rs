@@ -146,7 +146,14 @@ impl Sim {
             Some(Access::Write)
         };
         if share {
-            self.ever_shared.entry(id).or_default().insert(platform);
+            let shared = self.ever_shared.entry(id).or_default();
+            // A share the owner writes after its revocation may still count (an active
+            // member builds on it), but no grant of a revoked owner does: the platform
+            // is named and never keyed (docs/encryption.md).
+            if self.revoked.contains(&owner) && !shared.contains(&platform) {
+                self.keyless.insert((id, platform));
+            }
+            shared.insert(platform);
         }
         let expect = self.expect_of(owner, Expect::Write(Some(id)));
         self.note(match access {

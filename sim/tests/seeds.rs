@@ -97,3 +97,12 @@ fn seed_78_a_write_applied_at_once_keeps_the_ones_waiting_for_their_flush() {
 fn seed_212_an_unshared_platform_writes_nothing_in_the_project_it_left() {
     assert_holds(&run(10, 212, 300));
 }
+
+/// The revoked owner of a project shared it before it learned of its revocation; an
+/// active member built on the share, so it counts, but no key of a revoked owner reaches
+/// the platform it names: it is counted out of the audience, and asking for the grant it
+/// will never get no longer loops.
+#[test]
+fn seed_27_a_platform_shared_by_a_revoked_owner_is_never_keyed() {
+    assert_holds(&run(10, 27, 300));
+}

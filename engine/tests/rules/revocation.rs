@@ -99,3 +99,27 @@ fn a_platform_unshared_from_a_project_writes_nothing_there_and_keeps_what_it_hel
         assert!(refusals.is_empty(), "node {node}: {refusals:?}");
     }
 }
+
+/// A share its owner writes after its revocation, before learning of it, counts once an
+/// active member builds on it; but a revoked owner's key grant counts nowhere, so the
+/// platform it named is in the project's shares and never holds the project
+/// (`docs/encryption.md`, "Decisions and known limits").
+#[test]
+fn a_platform_shared_by_a_revoked_owner_is_named_and_never_keyed() {
+    let mut c = Cluster::new(3);
+    c.connect_all();
+    let project = c.create_project(0, "P1");
+    c.share(0, project, 1, Some(Access::Read)).expect("shared");
+    c.disconnect(0, 2);
+    c.disconnect(1, 2);
+    c.revoke(0, 2).expect("node 2 holds the revocation");
+    c.share(0, project, 2, Some(Access::Read))
+        .expect("node 0 does not know yet");
+    c.connect_all();
+    c.tick();
+    assert!(
+        c.nodes[1].engine.audience_of(&project).contains(&c.id(2)),
+        "node 1 vouched for the share"
+    );
+    assert_eq!(c.nodes[2].engine.heads_of(&project), None);
+}
