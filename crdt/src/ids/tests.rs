@@ -15,6 +15,16 @@ fn platform_id_round_trips_and_looks_like_a_peer_id() {
 }
 
 #[test]
+fn platform_id_has_one_spelling() {
+    let text = PlatformId::from(&key(7)).to_string();
+    // A second leading `1` is a second zero byte; anything else spells another number.
+    assert!(format!("1{text}").parse::<PlatformId>().is_err());
+    assert!(format!("{text}1").parse::<PlatformId>().is_err());
+    assert!(text[1..].parse::<PlatformId>().is_err());
+    assert!(format!(" {text}").parse::<PlatformId>().is_err());
+}
+
+#[test]
 fn platform_id_refuses_other_multihashes() {
     // A PeerId of an RSA or secp256k1 key, or random base58, is not ours.
     assert!("QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N"

@@ -328,10 +328,28 @@ impl Document {
         }
         let mut held = their_heads.to_vec();
         held.extend_from_slice(their_have);
-        let theirs = history::ancestors(&held, |h| self.accepted_deps(h));
-        self.accepted
-            .iter()
-            .filter(|e| !theirs.contains(&e.env.change_hash))
+        if self.deferred {
+            // Still loading: the document's heads are not the accepted changes' yet.
+            let theirs = history::ancestors(&held, |h| self.accepted_deps(h));
+            return self
+                .accepted
+                .iter()
+                .filter(|e| !theirs.contains(&e.env.change_hash))
+                .map(|e| e.env.clone())
+                .collect();
+        }
+        let position = |h: &ChangeHash| self.index.get(h).copied();
+        let ours: Vec<usize> = self.heads().iter().filter_map(position).collect();
+        let theirs: Vec<usize> = held.iter().filter_map(position).collect();
+        let deps_of = |at: usize| {
+            self.accepted
+                .get(at)
+                .map(|e| e.env.deps.iter().filter_map(position).collect())
+                .unwrap_or_default()
+        };
+        history::missing_positions(&ours, &theirs, deps_of)
+            .into_iter()
+            .filter_map(|at| self.accepted.get(at))
             .map(|e| e.env.clone())
             .collect()
     }
