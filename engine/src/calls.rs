@@ -118,6 +118,7 @@ impl Engine {
             relayed_changes,
             event_readers: 0,
             gossip_dropped: 0,
+            pushes_dropped: self.pushes.dropped(),
             requests_busy: 0,
         }
     }

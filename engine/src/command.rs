@@ -36,6 +36,10 @@ pub struct NodeStatus {
     pub gossip_dropped: u64,
     /// Peers' requests answered "busy" because the engine was behind.
     pub requests_busy: u64,
+    /// Our changes not pushed because a peer's push queue was full (anti-entropy carries
+    /// them; see `MAX_QUEUED_PUSH_ENVELOPES`).
+    #[serde(default)]
+    pub pushes_dropped: u64,
 }
 
 /// One platform as the registry and the chain describe it.

@@ -24,6 +24,8 @@ use crate::{CallId, Effect, Engine, EngineError};
 pub(crate) struct Durability {
     /// The last ticket given to a batch.
     ticket: u64,
+    /// The last ticket known durable.
+    durable: u64,
     /// Inputs whose batches await their sync, oldest first.
     waiting: VecDeque<Deferred>,
     /// Messages the current input sends once its batch is durable.
@@ -90,9 +92,12 @@ impl Engine {
         }
         if batch.is_empty() {
             self.effects.extend(effects);
+            self.pushes.stamp(0);
+            self.send_pushes();
             return;
         }
         d.ticket += 1;
+        self.pushes.stamp(d.ticket);
         self.effects.push(Effect::Persist {
             ticket: d.ticket,
             batch,
@@ -103,11 +108,25 @@ impl Engine {
             documents,
             call,
         });
+        self.send_pushes();
+    }
+
+    /// Sends the pushes whose changes are durable, one in flight per peer.
+    fn send_pushes(&mut self) {
+        for (peer, federation, batch) in self.pushes.ready(self.durability.durable) {
+            let request = crate::protocol::SyncRequest::Push {
+                federation,
+                envelopes: batch.envelopes,
+                grants: batch.grants,
+            };
+            self.send_request(peer, request, crate::Purpose::Push(peer, federation), false);
+        }
     }
 
     /// Batches up to `up_to` are durable: their inputs are answered and their messages
     /// sent.
     pub(crate) fn handle_durable(&mut self, up_to: u64) {
+        self.durability.durable = self.durability.durable.max(up_to);
         while self
             .durability
             .waiting
@@ -124,6 +143,7 @@ impl Engine {
     /// once resumed, and the documents written are read back without those changes.
     pub(crate) fn handle_persist_failed(&mut self, error: &Arc<StoreError>) {
         let failed: Vec<Deferred> = self.durability.waiting.drain(..).collect();
+        self.pushes.drop_after(self.durability.durable);
         warn!(error = %error, waiting = failed.len(), "a batch failed: the writes waiting for it are undone");
         // Resumed before the next write (see `resume_if_halted`).
         self.durability.halted = true;

@@ -33,6 +33,12 @@ impl Engine {
         self.audience(document)
     }
 
+    /// Whether this node holds a key of some epoch of a private document, from a grant
+    /// it trusts.
+    pub fn holds_key_of(&self, document: &DocId) -> bool {
+        !self.keys.epochs(document).is_empty()
+    }
+
     /// The changes this node refused, as it recorded them.
     ///
     /// # Errors

@@ -27,6 +27,7 @@ pub mod keys;
 mod peers;
 pub mod projects;
 pub mod protocol;
+mod pushes;
 mod registry;
 pub mod relay;
 mod relay_engine;
@@ -102,6 +103,8 @@ pub struct Engine {
     /// document: named to it as `have` in the next request, so that its answer goes on
     /// past them (see [`Engine::held_from_pages`]). Forgotten once a page brings news.
     page_held: PageHeld,
+    /// Our changes on their way to each peer, one push in flight at a time.
+    pushes: pushes::Pushes,
     /// Our requests awaiting their answer, and what each was for.
     requests: HashMap<RequestId, Purpose>,
     next_request: u64,
@@ -136,8 +139,8 @@ enum FetchKind {
 enum Purpose {
     /// A page of a fetch.
     Fetch(PlatformId, FederationId, FetchKind),
-    /// A push of changes: the answer says nothing we act on.
-    Push,
+    /// A push of changes to a peer in a federation: its answer lets the next leave.
+    Push(PlatformId, FederationId),
 }
 
 /// Whether `me` is a relay of the chain's federation.
@@ -202,6 +205,7 @@ impl Engine {
             last_dial: HashMap::new(),
             in_flight: HashMap::new(),
             page_held: HashMap::new(),
+            pushes: pushes::Pushes::default(),
             requests: HashMap::new(),
             next_request: 0,
             connected: BTreeSet::new(),
@@ -229,6 +233,7 @@ impl Engine {
                 // that the next round asks again (a late answer is still taken).
                 self.in_flight.retain(|(p, _, _), _| *p != peer);
                 self.page_held.retain(|(p, _, _), _| *p != peer);
+                self.pushes.forget_peer(&peer);
                 // Redial at once (within the dial backoff): a peer whose rule changed was
                 // disconnected to reconnect under the new one.
                 self.refresh_peers();

@@ -15,7 +15,7 @@ use fed_crdt::ids::{ChangeHash, DocId, DocKind, FederationId, PlatformId};
 use fed_crdt::registry::OwnChange;
 use fed_crdt::seal::KeyGrant;
 
-use super::{Effect, Engine, EngineError, FetchKind, Purpose};
+use super::{Effect, Engine, EngineError, FetchKind};
 use crate::protocol::private_digest;
 use crate::protocol::{
     Announcement, SyncRequest, SyncResponse, MAX_DOCUMENTS_PER_SYNC, MAX_ENVELOPES_PER_PUSH,
@@ -177,22 +177,9 @@ impl Engine {
                 .filter(|g| relays.contains(platform) || g.recipients().any(|r| r == platform))
                 .cloned()
                 .collect();
-            let mut chunks: Vec<Vec<ChangeEnvelope>> = envelopes
-                .chunks(MAX_ENVELOPES_PER_PUSH)
-                .map(<[ChangeEnvelope]>::to_vec)
-                .collect();
-            if chunks.is_empty() {
-                chunks.push(Vec::new());
-            }
-            for (i, chunk) in chunks.into_iter().enumerate() {
-                let request = SyncRequest::Push {
-                    federation,
-                    envelopes: chunk,
-                    grants: if i == 0 { theirs.clone() } else { Vec::new() },
-                };
-                // Sent once what this input wrote is durable.
-                self.send_request(peer, request, Purpose::Push, true);
-            }
+            // Sent once what this input wrote is durable, after what was queued before.
+            self.pushes
+                .queue(peer, federation, envelopes.clone(), theirs);
         }
     }
 

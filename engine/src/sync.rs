@@ -183,7 +183,8 @@ impl Engine {
     ) {
         match self.requests.remove(&id) {
             None => debug!(request = id.0, "answer to no request of ours"),
-            Some(Purpose::Push) => {
+            Some(Purpose::Push(peer, federation)) => {
+                self.pushes.answered(peer, federation);
                 if let Err(e) = response {
                     debug!(error = %e, "push failed; anti-entropy will carry it");
                 }

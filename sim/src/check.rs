@@ -78,8 +78,21 @@ pub(crate) fn check(sim: &mut Sim) {
 
             // A revoked platform may stay among a project's shares; it is out anyway.
             named.retain(|i| !sim.revoked.contains(i));
-            // Nor is a platform a revoked owner shared it with: no key reaches it.
-            let keyed = |i: &usize| !sim.keyless.contains(&(*doc, sim.nodes[*i].id));
+            // Nor is a platform a revoked owner shared it with: no key reaches it. Nor one
+            // it shared with before, whose grant had not arrived when the platform learnt
+            // of the revocation (grants are judged at the receiver's chain head).
+            let owner_revoked = sim
+                .projects
+                .iter()
+                .any(|(owner, id)| id == doc && sim.revoked.contains(owner));
+            let keyed = |i: &usize| {
+                let never_keyed = owner_revoked
+                    && sim.nodes[*i]
+                        .engine
+                        .as_ref()
+                        .is_some_and(|e| !e.holds_key_of(doc));
+                !never_keyed && !sim.keyless.contains(&(*doc, sim.nodes[*i].id))
+            };
             audience.retain(keyed);
             named.retain(keyed);
             sim.report.unshared_unaware += named.difference(&audience).count() as u64;

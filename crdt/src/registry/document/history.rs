@@ -94,15 +94,14 @@ pub(super) fn missing_positions(
 ) -> Vec<usize> {
     const OURS: u8 = 1;
     const THEIRS: u8 = 2;
-    let mut flags: HashMap<usize, u8> = HashMap::new();
-    let mut queue = std::collections::BinaryHeap::new();
-    // Queued changes marked ours alone: while there are none, nothing more is missing.
-    let mut ours_only = 0usize;
-    let mut mark = |flags: &mut HashMap<usize, u8>,
-                    queue: &mut std::collections::BinaryHeap<usize>,
-                    ours_only: &mut usize,
-                    at: usize,
-                    flag: u8| {
+    /// Adds `flag` to the change at `at`, queueing it when first seen.
+    fn mark(
+        flags: &mut HashMap<usize, u8>,
+        queue: &mut std::collections::BinaryHeap<usize>,
+        ours_only: &mut usize,
+        at: usize,
+        flag: u8,
+    ) {
         let old = flags.get(&at).copied().unwrap_or(0);
         let new = old | flag;
         if new == old {
@@ -118,7 +117,11 @@ pub(super) fn missing_positions(
             *ours_only += 1;
         }
         flags.insert(at, new);
-    };
+    }
+    let mut flags: HashMap<usize, u8> = HashMap::new();
+    let mut queue = std::collections::BinaryHeap::new();
+    // Queued changes marked ours alone: while there are none, nothing more is missing.
+    let mut ours_only = 0usize;
     for &at in ours {
         mark(&mut flags, &mut queue, &mut ours_only, at, OURS);
     }
