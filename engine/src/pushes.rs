@@ -119,7 +119,7 @@ impl Pushes {
             }
         }
         // The same order whatever the map's: the simulator replays runs.
-        out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        out.sort_by_key(|(peer, federation, _)| (*peer, *federation));
         out
     }
 
