@@ -120,6 +120,36 @@ fn sample_chain_round_trips() {
 }
 
 #[test]
+fn state_at_is_the_state_of_the_chain_that_ended_there_past_many_checkpoints() {
+    use fed_crdt::chain::STATE_CHECKPOINT_EVERY;
+    let mut chain = new_chain("long", &[ADMIN_A], 1);
+    let records = 2 * STATE_CHECKPOINT_EVERY + 5;
+    for i in 0..records {
+        // A new platform at each record, and every third one revoked at the next.
+        let seed = 100 + i as u8;
+        let body = if i % 3 == 2 {
+            revoke_body(seed - 1, Some("rotated"))
+        } else {
+            add_platform(seed, &format!("platform {i}"))
+        };
+        push(&mut chain, T0 + 10 * (i as u64 + 1), ADMIN_A, body);
+    }
+    for seq in 0..=chain.state().seq {
+        let prefix = Chain::from_records(chain.records()[..=seq as usize].to_vec())
+            .expect("a prefix is a chain");
+        assert_eq!(
+            chain.state_at(seq).as_deref(),
+            Some(prefix.state()),
+            "seq {seq}"
+        );
+        assert_eq!(
+            chain.record_hash(seq),
+            Some(chain.records()[seq as usize].hash())
+        );
+    }
+}
+
+#[test]
 fn state_at_replays_history() {
     let chain = sample_chain();
     let at2 = chain.state_at(2).expect("seq 2 exists");

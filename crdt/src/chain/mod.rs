@@ -38,10 +38,18 @@ pub enum Received {
     AlreadyHad,
 }
 
+/// How many records apart the states kept for [`Chain::state_at`] are: a change citing
+/// an older record costs at most this many records folded, not the whole chain.
+pub const STATE_CHECKPOINT_EVERY: usize = 64;
+
 /// A verified membership chain and the state it folds to.
 #[derive(Clone, Debug)]
 pub struct Chain {
     records: Vec<Record>,
+    /// The hash of each record, computed once.
+    hashes: Vec<RecordHash>,
+    /// The state after every [`STATE_CHECKPOINT_EVERY`]-th record (seq 0, 64, ...).
+    checkpoints: Vec<MembershipState>,
     state: MembershipState,
     fork: Option<Fork>,
 }
@@ -81,6 +89,8 @@ impl Chain {
             })
         })?;
         Ok(Chain {
+            hashes: vec![state.head],
+            checkpoints: vec![state.clone()],
             records: vec![genesis],
             state,
             fork: None,
@@ -104,7 +114,11 @@ impl Chain {
                 reason,
             })?;
         self.state.apply(&record);
+        self.hashes.push(self.state.head);
         self.records.push(record);
+        if (self.records.len() - 1) % STATE_CHECKPOINT_EVERY == 0 {
+            self.checkpoints.push(self.state.clone());
+        }
         Ok(())
     }
 
@@ -155,7 +169,7 @@ impl Chain {
         }
         let index = record.seq as usize;
         let ours = &self.records[index];
-        if ours.hash() == record.hash() {
+        if self.hashes[index] == record.hash() {
             return Ok(Received::AlreadyHad);
         }
         let invalid = |reason| ChainError::Record {
@@ -185,6 +199,9 @@ impl Chain {
             kept_seq: before.seq,
         };
         self.records.truncate(index);
+        self.hashes.truncate(index);
+        self.checkpoints
+            .truncate((index - 1) / STATE_CHECKPOINT_EVERY + 1);
         self.state = before;
         self.fork = Some(fork);
         Err(err)
@@ -224,15 +241,22 @@ impl Chain {
         self.fold_to(seq).map(std::borrow::Cow::Owned)
     }
 
-    /// The state right after the record at `seq`, by folding the chain up to it.
+    /// The state right after the record at `seq`, by folding the records after the
+    /// nearest checkpoint.
     fn fold_to(&self, seq: u64) -> Option<MembershipState> {
         let last = usize::try_from(seq).ok()?;
-        let genesis = self.records.first()?;
-        let mut state = MembershipState::from_genesis(genesis)?;
-        for record in self.records.get(1..=last)? {
-            state.apply(record);
+        let records = self.records.get(..=last)?;
+        let from = last / STATE_CHECKPOINT_EVERY * STATE_CHECKPOINT_EVERY;
+        let mut state = self.checkpoints.get(from / STATE_CHECKPOINT_EVERY)?.clone();
+        for (record, hash) in records[from + 1..].iter().zip(&self.hashes[from + 1..]) {
+            state.apply_hashed(record, *hash);
         }
         Some(state)
+    }
+
+    /// The hash of the record at `seq`, if the chain has it.
+    pub fn record_hash(&self, seq: u64) -> Option<RecordHash> {
+        self.hashes.get(usize::try_from(seq).ok()?).copied()
     }
 
     /// Builds the next unsigned record on the head (the caller signs it).

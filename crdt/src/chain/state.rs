@@ -169,6 +169,11 @@ impl MembershipState {
 
     /// Applies a record that has been checked against this state.
     pub(crate) fn apply(&mut self, record: &Record) {
+        self.apply_hashed(record, record.hash());
+    }
+
+    /// [`MembershipState::apply`] for a record whose hash is known.
+    pub(crate) fn apply_hashed(&mut self, record: &Record, hash: RecordHash) {
         let seq = record.seq;
         match &record.body {
             RecordBody::Genesis { .. } => {}
@@ -236,7 +241,7 @@ impl MembershipState {
             } => self.catalog.apply(frameworks, entity_types, entities),
         }
         self.seq = seq;
-        self.head = record.hash();
+        self.head = hash;
         self.issued_at = record.issued_at;
     }
 

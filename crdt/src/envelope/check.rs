@@ -198,12 +198,9 @@ fn check_citation<'c>(
             head_seq,
         }));
     };
-    // The head's hash is kept; an older record's is computed.
-    let hash = if env.cited_seq == head_seq {
-        chain.head()
-    } else {
-        record.hash()
-    };
+    let hash = chain
+        .record_hash(env.cited_seq)
+        .unwrap_or_else(|| record.hash());
     if hash != env.cited_record {
         return Err(refuse(format!(
             "cites record {} at seq {}, but our record at that seq is {}",
