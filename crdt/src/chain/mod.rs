@@ -116,7 +116,7 @@ impl Chain {
         self.state.apply(&record);
         self.hashes.push(self.state.head);
         self.records.push(record);
-        if (self.records.len() - 1) % STATE_CHECKPOINT_EVERY == 0 {
+        if (self.records.len() - 1).is_multiple_of(STATE_CHECKPOINT_EVERY) {
             self.checkpoints.push(self.state.clone());
         }
         Ok(())

@@ -4,7 +4,7 @@
 //! through `Document::receive` like any other.
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{ActorId, Automerge, AutomergeError, Patch, PatchLog, ReadDoc};
+use automerge::{ActorId, Automerge, AutomergeError, ReadDoc};
 use ed25519_dalek::SigningKey;
 
 use crate::chain::Chain;
@@ -57,8 +57,6 @@ pub(crate) struct Made {
     pub(crate) base: Vec<automerge::ChangeHash>,
     /// That document with the change applied.
     pub(crate) after: Automerge,
-    /// What the change did, as the transaction logged it.
-    pub(crate) patches: Vec<Patch>,
     /// The change itself, as the envelope carries it.
     pub(crate) change: automerge::Change,
 }
@@ -130,27 +128,23 @@ where
     let mut doc = base.clone();
     doc.set_actor(ActorId::from(&author.as_bytes()[..]));
     let base_heads = doc.get_heads();
-    let mut tx = doc
-        .transaction_log_patches(PatchLog::active())
-        .map_err(AutomergeError::from)?;
+    let mut tx = doc.transaction();
     edit(&mut tx)?;
     if tx.pending_ops() == 0 {
         tx.rollback();
         return Ok(None);
     }
-    let (hash, mut log) = tx.commit_with(CommitOptions::default().with_time(now_ms));
+    let (hash, _) = tx.commit_with(CommitOptions::default().with_time(now_ms));
     let Some(change) = hash.and_then(|h| doc.get_change_by_hash(&h)) else {
         return Ok(None);
     };
     let change = change.clone();
     let envelope = seal_at_head(author_key, chain, document, &change);
-    let patches = doc.make_patches(&mut log);
     Ok(Some(OwnChange {
         envelope,
         made: Some(Box::new(Made {
             base: base_heads,
             after: doc,
-            patches,
             change,
         })),
     }))

@@ -194,8 +194,7 @@ impl Document {
         let made = made.filter(|m| m.base == heads && self.on_heads(&entry));
         let applied = match made {
             Some(made) => {
-                let view =
-                    self.check_fields(chain, &entry, &made.base, &made.patches, &made.after, None)?;
+                let view = self.check_fields(chain, &entry, &made.base, &made.after, None)?;
                 Some(Applied {
                     doc: made.after,
                     view,
@@ -263,7 +262,7 @@ impl Document {
     }
 
     /// Check 8: applies the change to a fork at its dependencies and lets the rules of
-    /// the document's kind examine the patches and the result. A change on the
+    /// the document's kind examine the root keys it edits and the result. A change on the
     /// document's heads is made again rather than applied where that reproduces it (see
     /// [`replay`]). Returns the fork if it was taken at the document's heads (the
     /// document with the change applied).
@@ -273,10 +272,10 @@ impl Document {
         deps.sort_unstable();
         let at_heads = self.on_heads(entry);
         if at_heads {
-            if let Some((fork, patches)) = replay::replay(&self.doc, &entry.change) {
+            if let Some(fork) = replay::replay(&self.doc, &entry.change) {
                 self.replayed += 1;
                 let before = self.doc.get_heads();
-                let view = self.check_fields(chain, entry, &before, &patches, &fork, None)?;
+                let view = self.check_fields(chain, entry, &before, &fork, None)?;
                 return Ok(Some(Applied { doc: fork, view }));
             }
         }
@@ -353,17 +352,14 @@ impl Document {
         if in_place && !at_heads {
             self.judged_in_place += 1;
             let after = [hash];
-            let patches = fork.diff(&before, &after);
-            self.check_fields(chain, entry, &before, &patches, &fork, Some(&after))?;
+            self.check_fields(chain, entry, &before, &fork, Some(&after))?;
             // The copy is this document with the change: no second application.
             return Ok(Some(Applied {
                 doc: fork,
                 view: None,
             }));
         }
-        let after = fork.get_heads();
-        let patches = fork.diff(&before, &after);
-        let view = self.check_fields(chain, entry, &before, &patches, &fork, None)?;
+        let view = self.check_fields(chain, entry, &before, &fork, None)?;
         Ok(at_heads.then_some(Applied { doc: fork, view }))
     }
 
@@ -409,17 +405,19 @@ impl Document {
             && self.doc.get_heads().iter().all(|h| deps.contains(h))
     }
 
-    /// The rules of the document's kind, on what the change did (`patches`, from
-    /// `before`) and the document it made (`after`); what they read of `after`.
+    /// The rules of the document's kind, on the root keys the change edits and the
+    /// document it made (`after`, at `after_heads` if given), from `before`; what they
+    /// read of `after`.
     fn check_fields(
         &self,
         chain: &Chain,
         entry: &Entry,
         before: &[automerge::ChangeHash],
-        patches: &[automerge::Patch],
         after: &Automerge,
         after_heads: Option<&[automerge::ChangeHash]>,
     ) -> Result<Option<ProjectView>, Refusal> {
+        let touched = rules::touched_keys(&entry.change, after)
+            .map_err(|reason| entry.env.refusal(RefusalCheck::Rule, reason))?;
         let input = RuleInput {
             document: self.id,
             author: entry.env.author,
@@ -427,7 +425,7 @@ impl Document {
             chain,
             cited_seq: entry.env.cited_seq,
             before,
-            patches,
+            touched: &touched,
             after,
             after_heads,
         };

@@ -13,7 +13,8 @@
 //! - then the author's changes must follow each other (its Automerge sequence number is
 //!   one more than the number of its changes in the change's history);
 //! - check 8: the change is applied to a fork of the document at its dependencies and
-//!   the kind's rules examine the patches; a refused change never touches the document.
+//!   the kind's rules examine the root keys its operations edit and the state it makes;
+//!   a refused change never touches the document.
 //!   A change whose operations Automerge cannot apply on that fork, or that does not read
 //!   back from it as the same change (operations naming predecessors elsewhere in the
 //!   document), is refused as malformed;

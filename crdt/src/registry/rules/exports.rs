@@ -15,11 +15,8 @@
 //! [`who_may`](crate::registry::exports::who_may)), with its reason, conditions or
 //! delivery reference when the step needs one.
 
-use std::collections::BTreeSet;
-
 use automerge::{ObjType, ReadDoc, Value, ROOT};
 
-use super::platforms::top_key;
 use super::RuleInput;
 use crate::chain::body::Right;
 use crate::ids::{DocId, DocKind};
@@ -31,10 +28,7 @@ use crate::registry::exports::{
 };
 
 pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
-    let mut touched = BTreeSet::new();
-    for patch in input.patches {
-        touched.insert(top_key(patch)?.to_string());
-    }
+    let touched = input.touched;
     if touched.is_empty() && input.before.is_empty() {
         return Ok(());
     }
@@ -62,7 +56,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
     }
     party_right(input, party)?;
     let state = fold(&before.requester, &before.provider, &before.history).state;
-    for key in &touched {
+    for key in touched {
         match key.as_str() {
             "requester" | "provider" | "project" | "nonce" => {
                 return Err(format!("nobody may change `{key}` of an export request"))

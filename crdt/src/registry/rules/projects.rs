@@ -9,21 +9,15 @@
 //! must read as a valid project whose dates are ordered, and whose references exist in
 //! the catalog of the membership record the change cites.
 
-use std::collections::BTreeSet;
-
 use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
-use super::platforms::top_key;
 use super::RuleInput;
 use crate::ids::{DocId, DocKind};
 use crate::registry::projects::{read_strict, Access, Parts, ProjectView};
 
 /// The rules; the reading of the document after the change, when it was read.
 pub(super) fn check(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String> {
-    let mut touched = BTreeSet::new();
-    for patch in input.patches {
-        touched.insert(top_key(patch)?.to_string());
-    }
+    let touched = input.touched;
     if touched.is_empty() && input.before.is_empty() {
         return Ok(None);
     }
@@ -43,7 +37,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String
             input.author, before.owner
         ));
     }
-    for key in &touched {
+    for key in touched {
         let allowed = match key.as_str() {
             "owner" => return Err("nobody may change the owner of a project".into()),
             "nonce" => {
