@@ -401,6 +401,34 @@ fn a_sequence_number_that_skips_is_refused_without_harm() {
 }
 
 #[test]
+fn a_change_made_on_an_older_state_is_numbered_by_its_own_history() {
+    let chain = registry_chain();
+    let mut doc = registry(&chain);
+    let c1 = set_profile(&doc, &chain, P1, "AP-HP", T0 + 1_000);
+    accept(&mut doc, &chain, c1.clone());
+    // P2 builds on c1 alone; P1 goes on with c2.
+    let mut behind = registry(&chain);
+    accept(&mut behind, &chain, c1.clone());
+    let e = set_profile(&behind, &chain, P2, "HCL", T0 + 1_001);
+    let c2 = set_profile(&doc, &chain, P1, "AP-HP 2", T0 + 1_002);
+    accept(&mut doc, &chain, c2);
+    accept(&mut doc, &chain, e.clone());
+    // A change of P1 on e (not on c2): its history holds one change of P1, so it must be
+    // number 2, whatever the document holds besides.
+    accept(&mut behind, &chain, e);
+    let genuine = set_profile(&behind, &chain, P1, "AP-HP bis", T0 + 1_003);
+    let mut expanded = genuine.decode().unwrap().decode();
+    assert_eq!(expanded.seq, 2);
+    expanded.seq = 3;
+    let forged: automerge::Change = expanded.into();
+    let r = refused_by(
+        &doc.receive(&chain, seal(P1, &chain, doc.id(), &forged)),
+        RefusalCheck::Sequence,
+    );
+    assert!(r.reason.contains("holds 1 changes"), "{r}");
+}
+
+#[test]
 fn two_changes_with_one_sequence_number_are_both_refused_in_any_order() {
     let chain = registry_chain();
     let empty = registry(&chain);

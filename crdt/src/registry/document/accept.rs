@@ -238,6 +238,19 @@ impl Document {
                 return Ok(());
             }
         }
+        // Its author's accepted changes are numbered 1..=m and each has the ones before
+        // in its history (this rule, applied to each): the history holds seq - 1 of them
+        // if and only if it holds number seq - 1 and not number seq.
+        let author = entry.env.author;
+        let past = self.past_of(&entry.env.deps);
+        let holds = |n: u64| {
+            self.seqs
+                .get(&(author, n))
+                .is_some_and(|h| past.contains(h))
+        };
+        if seq >= 1 && (seq == 1 || holds(seq - 1)) && !holds(seq) {
+            return Ok(());
+        }
         let past = history::ancestors(&entry.env.deps, |h| self.accepted_deps(h));
         let own = past
             .iter()
@@ -373,7 +386,7 @@ impl Document {
         let actor = change.actor_id();
         let own = change.start_op().get()..change.start_op().get() + change.len() as u64;
         let deps: Vec<ChangeHash> = deps.iter().copied().map(ChangeHash::from).collect();
-        let past = history::ancestors(&deps, |h| self.accepted_deps(h));
+        let past = self.past_of(&deps);
         let in_past = |id: &OpId| {
             if id.actor() == actor && own.contains(&id.counter()) {
                 return true;

@@ -144,7 +144,50 @@ pub(super) fn missing_positions(
     missing
 }
 
+/// The accepted changes in the history of a change's dependencies.
+pub(super) enum Past<'a> {
+    /// Every accepted change but those of these positions (what we hold that the
+    /// change's author did not): a window since the histories met, not the history.
+    AllBut(&'a HashMap<ChangeHash, usize>, HashSet<usize>),
+    /// These changes (while loading, when the document's heads are not known yet).
+    Only(HashSet<ChangeHash>),
+}
+
+impl Past<'_> {
+    /// Whether `change` is in that history.
+    pub(super) fn contains(&self, change: &ChangeHash) -> bool {
+        match self {
+            Past::AllBut(index, outside) => {
+                index.get(change).is_some_and(|at| !outside.contains(at))
+            }
+            Past::Only(set) => set.contains(change),
+        }
+    }
+}
+
 impl Document {
+    /// The accepted changes in the history of `deps` (all accepted), found by walking
+    /// down from our heads until the walk meets that history (see
+    /// [`missing_positions`]), so that a change made a few changes behind costs a few
+    /// steps however long the history.
+    pub(super) fn past_of(&self, deps: &[ChangeHash]) -> Past<'_> {
+        let position = |h: &ChangeHash| self.index.get(h).copied();
+        let ours: Option<Vec<usize>> = self.heads().iter().map(position).collect();
+        let (false, Some(ours)) = (self.deferred, ours) else {
+            // The document's heads are not (all) accepted changes yet: walk it all.
+            return Past::Only(ancestors(deps, |h| self.accepted_deps(h)));
+        };
+        let theirs: Vec<usize> = deps.iter().filter_map(position).collect();
+        let deps_of = |at: usize| {
+            self.accepted
+                .get(at)
+                .map(|e| e.env.deps.iter().filter_map(position).collect())
+                .unwrap_or_default()
+        };
+        let outside = missing_positions(&ours, &theirs, deps_of);
+        Past::AllBut(&self.index, outside.into_iter().collect())
+    }
+
     /// Whether a change with these dependencies has every accepted change in its
     /// history: they are the document's heads. The usual case (a writer builds on all it
     /// holds), in which the checks of its history need no walk of the graph.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use automerge::Change;
 
-use super::{history, Document, Entry};
+use super::{Document, Entry};
 use crate::envelope::check::{decode, decode_bytes};
 use crate::envelope::{ChangeEnvelope, Refusal, RefusalCheck};
 use crate::ids::{ChangeHash, PlatformId};
@@ -96,7 +96,7 @@ impl Document {
                 self.creator(),
             );
         }
-        let past = history::ancestors(&entry.env.deps, |h| self.accepted_deps(h));
+        let past = self.past_of(&entry.env.deps);
         sealing.check_epoch(&entry.env, &|h| past.contains(h), self.creator())
     }
 
