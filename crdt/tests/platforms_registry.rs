@@ -710,7 +710,7 @@ fn full_and_partial() -> (Chain, Vec<ChangeEnvelope>, Document, Document) {
 fn anti_entropy_sends_what_the_peer_lacks() {
     let (chain, envs, full, mut partial) = full_and_partial();
 
-    let missing = full.envelopes_missing_from(&partial.heads(), &[]);
+    let missing = full.envelopes_missing_from(&partial.heads(), &[], usize::MAX);
     let hashes: Vec<ChangeHash> = missing.iter().map(|e| e.change_hash).collect();
     assert_eq!(
         hashes,
@@ -719,13 +719,19 @@ fn anti_entropy_sends_what_the_peer_lacks() {
     let outcomes = receive_all(&mut partial, &chain, &missing);
     assert_eq!(accepted(&outcomes).len(), 3);
     assert_eq!(partial.heads(), full.heads());
-    assert!(full.envelopes_missing_from(&full.heads(), &[]).is_empty());
+    assert!(full
+        .envelopes_missing_from(&full.heads(), &[], usize::MAX)
+        .is_empty());
     // Unknown heads are ignored: everything is sent.
     assert_eq!(
-        full.envelopes_missing_from(&[ChangeHash([1; 32])], &[])
+        full.envelopes_missing_from(&[ChangeHash([1; 32])], &[], usize::MAX)
             .len(),
         envs.len()
     );
+    // A limit takes the oldest first, in causal order, so that the asker can apply them.
+    let all = full.envelopes_missing_from(&[], &[], usize::MAX);
+    let first = full.envelopes_missing_from(&[], &[], 2);
+    assert_eq!(first, all[..2]);
 }
 
 #[test]
@@ -738,7 +744,7 @@ fn samples_of_the_peers_history_spare_what_it_holds_when_its_heads_are_unknown()
     // The peer's head stands for a change of its own that `full` never saw: without
     // samples everything is sent; with them, only from the newest sample on.
     let unknown = [ChangeHash([1; 32])];
-    let missing = full.envelopes_missing_from(&unknown, &samples);
+    let missing = full.envelopes_missing_from(&unknown, &samples, usize::MAX);
     let hashes: Vec<ChangeHash> = missing.iter().map(|e| e.change_hash).collect();
     assert_eq!(
         hashes,

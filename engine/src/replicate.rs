@@ -445,7 +445,8 @@ impl Engine {
             }
             if let Some(doc) = self.documents.get(&id) {
                 let their_have = have.get(&id).map(Vec::as_slice).unwrap_or_default();
-                envelopes.extend(doc.envelopes_missing_from(&their_heads, their_have));
+                let room = MAX_ENVELOPES_PER_RESPONSE - envelopes.len();
+                envelopes.extend(doc.envelopes_missing_from(&their_heads, their_have, room));
             }
             if envelopes.len() >= MAX_ENVELOPES_PER_RESPONSE {
                 envelopes.truncate(MAX_ENVELOPES_PER_RESPONSE);

@@ -85,11 +85,11 @@ impl Engine {
                     },
                     Some(doc) => SyncResponse::Envelopes {
                         grants: Vec::new(),
-                        envelopes: doc
-                            .envelopes_missing_from(&heads, &have)
-                            .into_iter()
-                            .take(MAX_ENVELOPES_PER_RESPONSE)
-                            .collect(),
+                        envelopes: doc.envelopes_missing_from(
+                            &heads,
+                            &have,
+                            MAX_ENVELOPES_PER_RESPONSE,
+                        ),
                     },
                 }
             }

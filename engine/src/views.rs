@@ -90,7 +90,7 @@ pub fn departure(
     if !their_heads.iter().any(|h| doc.is_accepted(h)) {
         return Vec::new();
     }
-    let missing = doc.envelopes_missing_from(their_heads, &[]);
+    let missing = doc.envelopes_missing_from(their_heads, &[], usize::MAX);
     let unsent: BTreeSet<ChangeHash> = missing.iter().map(|e| e.change_hash).collect();
     let mut sent = BTreeSet::new();
     let mut out = Vec::new();

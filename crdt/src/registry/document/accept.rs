@@ -112,7 +112,7 @@ impl Document {
             self.index
                 .insert(entry.env.change_hash, self.accepted.len());
             out.push(Outcome::Accepted(entry.env.clone()));
-            self.accepted.push(entry);
+            self.push_accepted(entry);
             return;
         }
         if let Some(Applied { doc, view }) = applied {
@@ -134,7 +134,7 @@ impl Document {
         self.index
             .insert(entry.env.change_hash, self.accepted.len());
         out.push(Outcome::Accepted(entry.env.clone()));
-        self.accepted.push(entry);
+        self.push_accepted(entry);
     }
 
     /// Every check [`Document::receive`] would run on `own`, without changing anything
@@ -485,6 +485,21 @@ impl Document {
         self.materialise(out);
     }
 
+    /// Appends a change to the accepted list (its dependencies are in it).
+    fn push_accepted(&mut self, entry: Entry) {
+        let positions = self.positions(&entry.env.deps);
+        self.dep_positions.push(positions);
+        self.accepted.push(entry);
+    }
+
+    /// The positions of these accepted changes in the accepted list.
+    pub(super) fn positions(&self, hashes: &[ChangeHash]) -> Vec<usize> {
+        hashes
+            .iter()
+            .filter_map(|h| self.index.get(h).copied())
+            .collect()
+    }
+
     /// Replaces the accepted list (in causal order) and the indexes derived from it.
     pub(super) fn set_accepted(&mut self, accepted: Vec<Entry>) {
         self.index = accepted
@@ -497,6 +512,11 @@ impl Document {
             .map(|e| ((e.env.author, e.change.seq()), e.env.change_hash))
             .collect();
         self.accepted = accepted;
+        self.dep_positions = self
+            .accepted
+            .iter()
+            .map(|e| self.positions(&e.env.deps))
+            .collect();
     }
 
     /// Rebuilds the Automerge document from the accepted changes. A change Automerge

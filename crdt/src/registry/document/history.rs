@@ -87,22 +87,25 @@ impl FrontierHistory for Snapshot {
 /// alone: the cost is the changes since the histories met, not the whole history (a
 /// peer a few changes behind on a long history costs a few steps, as with Git's
 /// negotiation of common commits).
-pub(super) fn missing_positions(
+pub(super) fn missing_positions<'a>(
+    count: usize,
     ours: &[usize],
     theirs: &[usize],
-    deps_of: impl Fn(usize) -> Vec<usize>,
+    deps_of: impl Fn(usize) -> &'a [usize],
 ) -> Vec<usize> {
     const OURS: u8 = 1;
     const THEIRS: u8 = 2;
     /// Adds `flag` to the change at `at`, queueing it when first seen.
     fn mark(
-        flags: &mut HashMap<usize, u8>,
+        flags: &mut [u8],
         queue: &mut std::collections::BinaryHeap<usize>,
         ours_only: &mut usize,
         at: usize,
         flag: u8,
     ) {
-        let old = flags.get(&at).copied().unwrap_or(0);
+        let Some(old) = flags.get(at).copied() else {
+            return;
+        };
         let new = old | flag;
         if new == old {
             return;
@@ -116,9 +119,10 @@ pub(super) fn missing_positions(
         if new == OURS {
             *ours_only += 1;
         }
-        flags.insert(at, new);
+        flags[at] = new;
     }
-    let mut flags: HashMap<usize, u8> = HashMap::new();
+    // One byte per change: cheaper than hashing positions, even for a long history.
+    let mut flags = vec![0u8; count];
     let mut queue = std::collections::BinaryHeap::new();
     // Queued changes marked ours alone: while there are none, nothing more is missing.
     let mut ours_only = 0usize;
@@ -131,12 +135,12 @@ pub(super) fn missing_positions(
     let mut missing = Vec::new();
     while ours_only > 0 {
         let Some(at) = queue.pop() else { break };
-        let flag = flags.get(&at).copied().unwrap_or(0);
+        let flag = flags[at];
         if flag == OURS {
             ours_only -= 1;
             missing.push(at);
         }
-        for dep in deps_of(at) {
+        for &dep in deps_of(at) {
             mark(&mut flags, &mut queue, &mut ours_only, dep, flag);
         }
     }
@@ -146,9 +150,9 @@ pub(super) fn missing_positions(
 
 /// The accepted changes in the history of a change's dependencies.
 pub(super) enum Past<'a> {
-    /// Every accepted change but those of these positions (what we hold that the
-    /// change's author did not): a window since the histories met, not the history.
-    AllBut(&'a HashMap<ChangeHash, usize>, HashSet<usize>),
+    /// Every accepted change but those at these positions, ascending (what we hold that
+    /// the change's author did not): a window since the histories met, not the history.
+    AllBut(&'a HashMap<ChangeHash, usize>, Vec<usize>),
     /// These changes (while loading, when the document's heads are not known yet).
     Only(HashSet<ChangeHash>),
 }
@@ -157,9 +161,9 @@ impl Past<'_> {
     /// Whether `change` is in that history.
     pub(super) fn contains(&self, change: &ChangeHash) -> bool {
         match self {
-            Past::AllBut(index, outside) => {
-                index.get(change).is_some_and(|at| !outside.contains(at))
-            }
+            Past::AllBut(index, outside) => index
+                .get(change)
+                .is_some_and(|at| outside.binary_search(at).is_err()),
             Past::Only(set) => set.contains(change),
         }
     }
@@ -171,21 +175,32 @@ impl Document {
     /// [`missing_positions`]), so that a change made a few changes behind costs a few
     /// steps however long the history.
     pub(super) fn past_of(&self, deps: &[ChangeHash]) -> Past<'_> {
-        let position = |h: &ChangeHash| self.index.get(h).copied();
-        let ours: Option<Vec<usize>> = self.heads().iter().map(position).collect();
-        let (false, Some(ours)) = (self.deferred, ours) else {
-            // The document's heads are not (all) accepted changes yet: walk it all.
-            return Past::Only(ancestors(deps, |h| self.accepted_deps(h)));
-        };
-        let theirs: Vec<usize> = deps.iter().filter_map(position).collect();
-        let deps_of = |at: usize| {
-            self.accepted
-                .get(at)
-                .map(|e| e.env.deps.iter().filter_map(position).collect())
-                .unwrap_or_default()
-        };
-        let outside = missing_positions(&ours, &theirs, deps_of);
-        Past::AllBut(&self.index, outside.into_iter().collect())
+        match self.outside_of(deps) {
+            Some(outside) => Past::AllBut(&self.index, outside),
+            None => Past::Only(ancestors(deps, |h| self.accepted_deps(h))),
+        }
+    }
+
+    /// The positions of the accepted changes outside the history of `held` (accepted
+    /// changes; others are ignored), ascending; `None` while the document's heads are not
+    /// all accepted changes (loading).
+    pub(super) fn outside_of(&self, held: &[ChangeHash]) -> Option<Vec<usize>> {
+        if self.deferred {
+            return None;
+        }
+        let ours: Option<Vec<usize>> = self
+            .heads()
+            .iter()
+            .map(|h| self.index.get(h).copied())
+            .collect();
+        let theirs = self.positions(held);
+        let deps_of = |at: usize| self.dep_positions.get(at).map_or(&[][..], Vec::as_slice);
+        Some(missing_positions(
+            self.accepted.len(),
+            &ours?,
+            &theirs,
+            deps_of,
+        ))
     }
 
     /// Whether a change with these dependencies has every accepted change in its
@@ -384,7 +399,7 @@ mod tests {
                 v.sort_unstable();
                 v
             };
-            let got = missing_positions(&ours, &theirs, |at| deps[at].clone());
+            let got = missing_positions(n, &ours, &theirs, |at| deps[at].as_slice());
             assert_eq!(
                 got, expected,
                 "seed {seed}: ours {ours:?}, theirs {theirs:?}"
@@ -396,13 +411,12 @@ mod tests {
     fn a_peer_one_change_behind_costs_one_step() {
         // A line of 10,000 changes; the peer holds all but the last.
         let steps = std::cell::Cell::new(0usize);
-        let got = missing_positions(&[9_999], &[9_998], |at| {
+        let line: Vec<Vec<usize>> = (0..10_000)
+            .map(|at| if at == 0 { vec![] } else { vec![at - 1] })
+            .collect();
+        let got = missing_positions(line.len(), &[9_999], &[9_998], |at| {
             steps.set(steps.get() + 1);
-            if at == 0 {
-                vec![]
-            } else {
-                vec![at - 1]
-            }
+            line[at].as_slice()
         });
         assert_eq!(got, vec![9_999]);
         assert!(steps.get() <= 2, "walked {} changes", steps.get());

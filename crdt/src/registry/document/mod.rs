@@ -123,6 +123,9 @@ pub struct Document {
     accepted: Vec<Entry>,
     /// Position in `accepted` by change hash.
     index: HashMap<ChangeHash, usize>,
+    /// The positions in `accepted` of each accepted change's dependencies: history walks
+    /// follow these without a lookup per step.
+    dep_positions: Vec<Vec<usize>>,
     /// The accepted change of each author and sequence number, to detect equivocation.
     seqs: HashMap<(PlatformId, u64), ChangeHash>,
     buffer: Buffer,
@@ -167,6 +170,7 @@ impl Document {
             doc: Automerge::new(),
             accepted: Vec::new(),
             index: HashMap::new(),
+            dep_positions: Vec::new(),
             seqs: HashMap::new(),
             buffer: Buffer::default(),
             refused: HashMap::new(),
@@ -313,12 +317,13 @@ impl Document {
 
     /// The accepted envelopes that a peer lacks, in causal order, when it holds
     /// `their_heads` and the changes `their_have` (samples of its history, see
-    /// [`Document::history_samples`]), with all their ancestors. Hashes we do not know
-    /// are ignored (the peer has something we lack).
+    /// [`Document::history_samples`]), with all their ancestors; the first `limit` of
+    /// them. Hashes we do not know are ignored (the peer has something we lack).
     pub fn envelopes_missing_from(
         &self,
         their_heads: &[ChangeHash],
         their_have: &[ChangeHash],
+        limit: usize,
     ) -> Vec<ChangeEnvelope> {
         // A peer in step, as most are at most ticks, costs no walk of the history.
         let mut sorted = their_heads.to_vec();
@@ -329,30 +334,24 @@ impl Document {
         }
         let mut held = their_heads.to_vec();
         held.extend_from_slice(their_have);
-        if self.deferred {
-            // Still loading: the document's heads are not the accepted changes' yet.
-            let theirs = history::ancestors(&held, |h| self.accepted_deps(h));
-            return self
-                .accepted
-                .iter()
-                .filter(|e| !theirs.contains(&e.env.change_hash))
+        match self.outside_of(&held) {
+            Some(missing) => missing
+                .into_iter()
+                .take(limit)
+                .filter_map(|at| self.accepted.get(at))
                 .map(|e| e.env.clone())
-                .collect();
+                .collect(),
+            // Still loading: the document's heads are not the accepted changes' yet.
+            None => {
+                let theirs = history::ancestors(&held, |h| self.accepted_deps(h));
+                self.accepted
+                    .iter()
+                    .filter(|e| !theirs.contains(&e.env.change_hash))
+                    .take(limit)
+                    .map(|e| e.env.clone())
+                    .collect()
+            }
         }
-        let position = |h: &ChangeHash| self.index.get(h).copied();
-        let ours: Vec<usize> = self.heads().iter().filter_map(position).collect();
-        let theirs: Vec<usize> = held.iter().filter_map(position).collect();
-        let deps_of = |at: usize| {
-            self.accepted
-                .get(at)
-                .map(|e| e.env.deps.iter().filter_map(position).collect())
-                .unwrap_or_default()
-        };
-        history::missing_positions(&ours, &theirs, deps_of)
-            .into_iter()
-            .filter_map(|at| self.accepted.get(at))
-            .map(|e| e.env.clone())
-            .collect()
     }
 
     /// Takes one envelope and returns what became of it and of every envelope it released
