@@ -10,6 +10,7 @@
 use automerge::{ObjType, ReadDoc, Value, ROOT};
 
 use super::{quote, RuleInput};
+use crate::registry::as_of::AsOf;
 use crate::registry::platforms::read_profile;
 
 pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
@@ -23,7 +24,12 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
     if input.touched.is_empty() {
         return Ok(());
     }
-    let state = input.state();
+    // The author's entry as the document holds it now, not as of the change's own heads:
+    // only the author edits its entry, and every change of the author that the document
+    // holds is in this change's history (its changes form one line, and a second one
+    // with the same number is judged on a rebuild at its dependencies), so both read the
+    // same; reading as of other heads costs a walk of the history to compute them.
+    let state = AsOf::at(input.after, None);
     match state.get(ROOT, own.as_str()) {
         Ok(None) => Ok(()),
         Ok(Some((Value::Object(ObjType::Map), obj))) => read_profile(&state, &obj)
