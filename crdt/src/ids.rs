@@ -5,13 +5,18 @@
 //! that decodes to the same bytes but is spelled differently (upper-case hex, say) is
 //! refused, so that one value never has two spellings in a signed file.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ParseIdError;
+
+/// Most decompressed platform keys kept in memory (see [`PlatformId::verifying_key`]).
+pub const MAX_CACHED_PLATFORM_KEYS: usize = 4096;
 
 /// Decodes exactly `N` bytes of lower-case hex.
 fn parse_hex<const N: usize>(what: &'static str, s: &str) -> Result<[u8; N], ParseIdError> {
@@ -157,10 +162,27 @@ impl PlatformId {
     }
 
     /// The verifying key, or an error if the bytes are not a valid curve point.
+    ///
+    /// Decompressing the key is most of what parsing an id or checking a signature
+    /// costs besides the signature itself, and a node meets the same few hundred
+    /// platforms over and over: the keys it decompressed are kept (at most
+    /// [`MAX_CACHED_PLATFORM_KEYS`]; past that, the cache starts afresh).
     pub fn verifying_key(&self) -> Result<VerifyingKey, ParseIdError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|_| ParseIdError::NotAKey {
+        static KEYS: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
+        let keys = KEYS.get_or_init(|| Mutex::new(HashMap::new()));
+        if let Some(key) = keys.lock().ok().and_then(|k| k.get(&self.0).copied()) {
+            return Ok(key);
+        }
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| ParseIdError::NotAKey {
             what: "platform id",
-        })
+        })?;
+        if let Ok(mut keys) = keys.lock() {
+            if keys.len() >= MAX_CACHED_PLATFORM_KEYS {
+                keys.clear();
+            }
+            keys.insert(self.0, key);
+        }
+        Ok(key)
     }
 
     /// The last 8 characters (all PeerIds of ed25519 keys share their first 8).

@@ -5,7 +5,6 @@ use fed_crdt::envelope::Refusal;
 use fed_crdt::registry::platforms::PlatformProfile;
 use fednode::api::{ChainChange, PlatformsBody, ProfileChange, StatusBody};
 use fednode::engine::federations::FederationSummary;
-use serde_json::Value;
 
 use super::answer::{or_dash, typed, NodeAnswer};
 use crate::api_client::ApiClient;
@@ -181,8 +180,7 @@ pub fn refusals(api: &ApiClient, args: &RefusalsArgs) -> anyhow::Result<Report> 
         Some(f) => format!("/v1/refusals?federation={}", f.trim()),
         None => "/v1/refusals".to_string(),
     };
-    let value: Value = api.get(&path)?;
-    let list: Vec<Refusal> = typed(value.clone(), "a list of refusals")?;
+    let list: Vec<Refusal> = typed(api.get(&path)?, "a list of refusals")?;
     let mut text = format!("{} refused changes\n", list.len());
     for r in &list {
         text.push_str(&format!(
@@ -191,7 +189,7 @@ pub fn refusals(api: &ApiClient, args: &RefusalsArgs) -> anyhow::Result<Report> 
         ));
     }
     Ok(Report::new(&NodeAnswer {
-        value: serde_json::json!({ "refusals": value }),
+        value: serde_json::json!({ "refusals": list }),
         text,
     }))
 }

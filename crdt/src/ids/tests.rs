@@ -131,3 +131,31 @@ fn nonces_are_strict_hex() {
     assert_eq!(parse_nonce(&"0a".repeat(15)), None);
     assert_eq!(parse_nonce(""), None);
 }
+
+#[test]
+fn a_platform_key_is_decompressed_once_and_a_bad_one_is_refused_every_time() {
+    let id = PlatformId::from(&key(9));
+    assert_eq!(
+        id.verifying_key().expect("a key").to_bytes(),
+        key(9).verifying_key().to_bytes()
+    );
+    // Bytes that are no point of the curve: refused, and refused again (never cached).
+    let bad = (0u8..=255)
+        .map(|b| PlatformId([b; 32]))
+        .find(|p| VerifyingKey::from_bytes(&p.0).is_err())
+        .expect("some bytes are not a point");
+    assert!(bad.verifying_key().is_err());
+    assert!(bad.verifying_key().is_err());
+    // Past the cache's limit it starts afresh, and every key still reads right.
+    for n in 0..(super::MAX_CACHED_PLATFORM_KEYS + 10) {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&(n as u64).to_le_bytes());
+        let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let id = PlatformId::from(&signing);
+        assert_eq!(
+            id.verifying_key().expect("a key").to_bytes(),
+            signing.verifying_key().to_bytes()
+        );
+    }
+    assert!(id.verifying_key().is_ok());
+}
