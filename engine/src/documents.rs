@@ -339,7 +339,7 @@ impl Documents {
             _ => self
                 .views
                 .get(id)
-                .is_some_and(|v| v.audience(chain).contains(platform)),
+                .is_some_and(|v| v.includes(chain, platform)),
         }
     }
 
@@ -352,7 +352,7 @@ impl Documents {
         chain: &Chain,
     ) -> Vec<(DocId, Vec<ChangeHash>)> {
         self.views(federation)
-            .filter(|(_, v)| v.audience(chain).contains(platform))
+            .filter(|(_, v)| v.includes(chain, platform))
             .filter_map(|(id, _)| self.docs.get(id).map(|d| (*id, d.heads())))
             .collect()
     }

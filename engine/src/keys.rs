@@ -319,6 +319,19 @@ impl Keyring {
             .unwrap_or_default()
     }
 
+    /// How many grants of a document name `platform` among their recipients (what
+    /// anti-entropy digests count, without copying the grants).
+    pub fn grants_naming(&self, document: &DocId, platform: &PlatformId) -> usize {
+        self.state.grants.read().map_or(0, |g| {
+            g.get(document).map_or(0, |grants| {
+                grants
+                    .iter()
+                    .filter(|g| g.recipients().any(|r| r == platform))
+                    .count()
+            })
+        })
+    }
+
     /// Records a document's controller, read from the document itself.
     pub fn set_controller(&self, document: DocId, controller: PlatformId) {
         if let Ok(mut c) = self.state.controllers.write() {

@@ -49,6 +49,8 @@ fn grants_are_checked_kept_once_and_capped() {
     );
     assert_eq!(ring.receive(&chain, first).ok(), Some(GrantOutcome::Known));
     assert_eq!(ring.granted_to(&doc), vec![other]);
+    assert_eq!(ring.grants_naming(&doc, &other), 1);
+    assert_eq!(ring.grants_naming(&doc, &PlatformId::from(&owner)), 0);
     let over = refused(ring.receive(&chain, grant(1, other_key)));
     assert!(over.reason.contains("the most kept (1)"), "{}", over.reason);
     assert_eq!(ring.newest_epoch(&doc), Some(0));

@@ -286,15 +286,8 @@ impl Engine {
     ) -> [u8; 32] {
         let other = *peer;
         let naming = if asking { self.me() } else { other };
-        let count = |id: &DocId| {
-            let n = self
-                .keys
-                .grants_of(id)
-                .iter()
-                .filter(|g| g.recipients().any(|r| *r == naming))
-                .count();
-            u32::try_from(n).unwrap_or(u32::MAX)
-        };
+        let count =
+            |id: &DocId| u32::try_from(self.keys.grants_naming(id, &naming)).unwrap_or(u32::MAX);
         let heads: Vec<(DocId, Vec<ChangeHash>)> = if self.is_relay(&federation) {
             self.relay_heads_for(federation, &other)
         } else {

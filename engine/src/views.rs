@@ -63,6 +63,21 @@ impl View {
         }
     }
 
+    /// Whether `platform` is in the audience: a party, or a relay of the federation.
+    /// What anti-entropy asks of every document for every peer, so it builds no set.
+    pub fn includes(&self, chain: &Chain, platform: &PlatformId) -> bool {
+        let party = match self {
+            View::Project(p) => p.owner == *platform || p.shares.contains_key(platform),
+            View::Export(e) => e.requester == *platform || e.provider == *platform,
+        };
+        party
+            || chain
+                .state()
+                .members
+                .get(platform)
+                .is_some_and(|m| m.role == Role::Relay)
+    }
+
     /// The parties and every relay of the federation that is a member now.
     pub fn audience(&self, chain: &Chain) -> BTreeSet<PlatformId> {
         let mut audience = self.parties();
@@ -108,7 +123,7 @@ pub fn departure(
             .fork_at(&deps)
             .ok()
             .and_then(|before| View::of(doc.id(), &before))
-            .is_some_and(|v| v.audience(chain).contains(platform));
+            .is_some_and(|v| v.includes(chain, platform));
         if seen {
             sent.insert(env.change_hash);
             out.push(env);
