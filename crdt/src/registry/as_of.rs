@@ -20,20 +20,30 @@ use automerge::{
 };
 
 /// `doc` as it was at `heads`, or as it is (`None`).
-#[derive(Clone, Copy)]
-pub(crate) struct AsOf<'a> {
-    doc: &'a Automerge,
+///
+/// `doc` is any reader: a document, or a transaction not yet committed, whose reads see
+/// its own operations.
+pub(crate) struct AsOf<'a, D: ReadDoc = Automerge> {
+    doc: &'a D,
     heads: Option<&'a [ChangeHash]>,
 }
 
-impl<'a> AsOf<'a> {
+impl<D: ReadDoc> Clone for AsOf<'_, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D: ReadDoc> Copy for AsOf<'_, D> {}
+
+impl<'a, D: ReadDoc> AsOf<'a, D> {
     /// `doc` as it was at `heads` (`None`: as it is).
-    pub(crate) fn at(doc: &'a Automerge, heads: Option<&'a [ChangeHash]>) -> AsOf<'a> {
+    pub(crate) fn at(doc: &'a D, heads: Option<&'a [ChangeHash]>) -> AsOf<'a, D> {
         AsOf { doc, heads }
     }
 }
 
-impl ReadDoc for AsOf<'_> {
+impl<D: ReadDoc> ReadDoc for AsOf<'_, D> {
     fn parents<O: AsRef<ObjId>>(&self, obj: O) -> Result<Parents<'_>, AutomergeError> {
         match self.heads {
             Some(h) => self.doc.parents_at(obj, h),

@@ -70,7 +70,7 @@ impl Document {
         } else {
             self.check_sequence(&entry)
                 .and_then(|()| self.check_epoch(&entry))
-                .and_then(|()| self.check_rules(chain, &entry))
+                .and_then(|()| self.check_rules(chain, &entry, Some(out)))
         };
         let applied = match checked {
             Ok(applied) => applied,
@@ -200,7 +200,7 @@ impl Document {
                     view,
                 })
             }
-            None => self.check_rules(chain, &entry)?,
+            None => self.check_rules(chain, &entry, None)?,
         };
         let Entry { env, change } = entry;
         self.checked = applied.map(|applied| {
@@ -279,12 +279,45 @@ impl Document {
     /// document's heads is made again rather than applied where that reproduces it (see
     /// [`replay`]). Returns the fork if it was taken at the document's heads (the
     /// document with the change applied).
-    fn check_rules(&mut self, chain: &Chain, entry: &Entry) -> Result<Option<Applied>, Refusal> {
+    ///
+    /// When accepting (`out` given), a change on the heads is made again on the document
+    /// itself and checked before it commits (see [`replay::replay_in_place`]); the
+    /// writer's own check (`out` is `None`) changes nothing, so it works on a copy.
+    fn check_rules(
+        &mut self,
+        chain: &Chain,
+        entry: &Entry,
+        out: Option<&mut Vec<Outcome>>,
+    ) -> Result<Option<Applied>, Refusal> {
         let refuse = |check, reason: String| entry.env.refusal(check, reason);
         let mut deps = entry.change.deps().to_vec();
         deps.sort_unstable();
         let at_heads = self.on_heads(entry);
-        if at_heads {
+        let equivocates = self
+            .seqs
+            .contains_key(&(entry.env.author, entry.change.seq()));
+        if let (true, false, Some(out)) = (at_heads, equivocates, out) {
+            let before = self.doc.get_heads();
+            let mut doc = std::mem::take(&mut self.doc);
+            let outcome = replay::replay_in_place(&mut doc, &entry.change, |tx| {
+                self.check_fields(chain, entry, &before, tx, None)
+            });
+            match outcome {
+                replay::InPlace::Applied(view) => {
+                    self.replayed += 1;
+                    return Ok(Some(Applied { doc, view }));
+                }
+                replay::InPlace::Refused(refusal) => {
+                    self.doc = doc;
+                    return Err(refusal);
+                }
+                replay::InPlace::NotReproduced => self.doc = doc,
+                replay::InPlace::Spoiled => {
+                    self.replay_spoiled += 1;
+                    self.materialise(out);
+                }
+            }
+        } else if at_heads {
             if let Some(fork) = replay::replay(&self.doc, &entry.change) {
                 self.replayed += 1;
                 let before = self.doc.get_heads();
@@ -300,9 +333,6 @@ impl Document {
         // Not for a second change of its author with the same number either: the document
         // holds the first, so Automerge would take it for a malformed change instead of
         // letting the equivocation check refuse both.
-        let equivocates = self
-            .seqs
-            .contains_key(&(entry.env.author, entry.change.seq()));
         let in_place = at_heads
             || (!deps.is_empty() && !equivocates && self.names_only_its_past(entry, &deps));
         let fork = if in_place {
@@ -421,12 +451,12 @@ impl Document {
     /// The rules of the document's kind, on the root keys the change edits and the
     /// document it made (`after`, at `after_heads` if given), from `before`; what they
     /// read of `after`.
-    fn check_fields(
+    fn check_fields<D: automerge::ReadDoc>(
         &self,
         chain: &Chain,
         entry: &Entry,
         before: &[automerge::ChangeHash],
-        after: &Automerge,
+        after: &D,
         after_heads: Option<&[automerge::ChangeHash]>,
     ) -> Result<Option<ProjectView>, Refusal> {
         let touched = rules::touched_keys(&entry.change, after)

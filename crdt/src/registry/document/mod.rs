@@ -150,6 +150,9 @@ pub struct Document {
     checked: Option<Box<accept::Checked>>,
     /// How many received changes were made again rather than applied (see [`replay`]).
     replayed: u64,
+    /// How many replays on the document itself committed another change, so that the
+    /// document was rebuilt.
+    replay_spoiled: u64,
     /// How many changes made on an older state were judged on the document as it is,
     /// as of their own hash, rather than on a rebuild at their dependencies.
     judged_in_place: u64,
@@ -180,6 +183,7 @@ impl Document {
             sealing: None,
             checked: None,
             replayed: 0,
+            replay_spoiled: 0,
             judged_in_place: 0,
             kept_view: None,
             vouchers: Vec::new(),
@@ -286,6 +290,13 @@ impl Document {
     /// the document's heads should take.
     pub fn replayed(&self) -> u64 {
         self.replayed
+    }
+
+    /// How many replays on the document itself committed something other than the
+    /// change, so that the document was rebuilt from its accepted changes: none for
+    /// changes made by this software.
+    pub fn replay_spoiled(&self) -> u64 {
+        self.replay_spoiled
     }
 
     /// How many changes made on an older state this document judged as of their own

@@ -45,6 +45,65 @@ pub(super) fn replay(doc: &Automerge, change: &Change) -> Option<Automerge> {
     made.ok().flatten()
 }
 
+/// What became of making a change again on the document itself.
+pub(super) enum InPlace<T, E> {
+    /// The document now holds the change; what the check said of it.
+    Applied(T),
+    /// The check refused it: rolled back, the document is as it was.
+    Refused(E),
+    /// The replay does not reproduce it: rolled back, the document is as it was.
+    NotReproduced,
+    /// The replay committed another change, or Automerge panicked on the way: the
+    /// document must be rebuilt from its accepted changes.
+    Spoiled,
+}
+
+/// `change` made again in a transaction on `doc` itself, `check` run on the
+/// transaction (which reads with the change's operations in it) before it commits.
+///
+/// Copying a document for every change costs its size twice (the copy, then dropping
+/// the document it replaces): most of what a node with long histories spends. Here
+/// nothing is copied: a refused or unreproduced change is rolled back, and only a
+/// replay that commits something other than `change` (an operation sequence no honest
+/// writer makes) costs a rebuild. `doc` must be at the change's dependencies.
+pub(super) fn replay_in_place<T, E>(
+    doc: &mut Automerge,
+    change: &Change,
+    check: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+) -> InPlace<T, E> {
+    if change.author().is_some() || !change.extra_bytes().is_empty() || change.is_empty() {
+        return InPlace::NotReproduced;
+    }
+    doc.set_actor(change.actor_id().clone());
+    let ops = change.decode().operations;
+    let mut options = CommitOptions::default().with_time(change.timestamp());
+    if let Some(message) = change.message() {
+        options = options.with_message(message);
+    }
+    let expected = change.hash();
+    let made = catch_unwind(AssertUnwindSafe(move || {
+        let mut tx = doc.transaction();
+        let mut last_insert = None;
+        for op in &ops {
+            if replay_op(&mut tx, op, &mut last_insert).is_none() {
+                tx.rollback();
+                return InPlace::NotReproduced;
+            }
+        }
+        match check(&tx) {
+            Err(e) => {
+                tx.rollback();
+                InPlace::Refused(e)
+            }
+            Ok(t) => match tx.commit_with(options) {
+                (Some(hash), _) if hash == expected => InPlace::Applied(t),
+                _ => InPlace::Spoiled,
+            },
+        }
+    }));
+    made.unwrap_or(InPlace::Spoiled)
+}
+
 /// The list element inserted last, and its index: the next insert usually follows it.
 type LastInsert = Option<(ObjId, ObjId, usize)>;
 
@@ -163,6 +222,14 @@ mod tests {
         applied.apply_changes([change.clone()]).expect("applies");
         assert_eq!(made.get_heads(), applied.get_heads());
         assert_eq!(made.save(), applied.save());
+        let mut in_place = doc.clone();
+        let outcome = super::replay_in_place(&mut in_place, change, |_| Ok::<_, ()>(()));
+        assert!(matches!(outcome, super::InPlace::Applied(())));
+        assert_eq!(
+            in_place.save(),
+            applied.save(),
+            "made again on the document itself"
+        );
         let before = doc.get_heads();
         let after = applied.get_heads();
         let diffed = applied.diff(&before, &after);
@@ -322,5 +389,53 @@ mod tests {
             tx.put(&foreign, "description", "elsewhere").expect("put");
         });
         assert!(replay(&doc, &change).is_none());
+    }
+
+    #[test]
+    fn in_place_a_refused_change_leaves_the_document_as_it_was_and_an_accepted_one_is_exact() {
+        use super::{replay_in_place, InPlace};
+        let doc = project();
+        let change = change_on(&doc, 2, |tx| {
+            tx.put(ROOT, "owner", "p2").expect("put");
+        });
+        let mut refused = doc.clone();
+        let outcome = replay_in_place(&mut refused, &change, |tx| {
+            // The check reads the change's own operations before it commits.
+            let owner = tx
+                .get(ROOT, "owner")
+                .ok()
+                .flatten()
+                .map(|(v, _)| v.to_string());
+            Err::<(), _>(owner)
+        });
+        let InPlace::Refused(seen) = outcome else {
+            panic!("the check refused it");
+        };
+        assert_eq!(seen.as_deref(), Some("\"p2\""));
+        assert_eq!(refused.get_heads(), doc.get_heads());
+        assert_eq!(refused.save(), doc.save(), "rolled back, byte for byte");
+
+        let mut accepted = doc.clone();
+        let outcome = replay_in_place(&mut accepted, &change, |_| Ok::<_, ()>(7));
+        assert!(matches!(outcome, InPlace::Applied(7)));
+        let mut applied = doc.clone();
+        applied.apply_changes([change]).expect("applies");
+        assert_eq!(accepted.save(), applied.save());
+    }
+
+    #[test]
+    fn in_place_an_empty_change_is_left_to_automerge() {
+        use super::{replay_in_place, InPlace};
+        let mut doc = project();
+        let mut copy = doc.clone();
+        copy.set_actor(actor(3));
+        let hash = copy.empty_commit(automerge::transaction::CommitOptions::default());
+        let empty = copy.get_change_by_hash(&hash).expect("made").clone();
+        let before = doc.save();
+        assert!(matches!(
+            replay_in_place(&mut doc, &empty, |_| Ok::<_, ()>(())),
+            InPlace::NotReproduced
+        ));
+        assert_eq!(doc.save(), before);
     }
 }

@@ -66,7 +66,7 @@ impl Item {
 /// Every key of the map `obj` with its value, read in one pass (reading key by key
 /// costs a lookup each, which adds up over a long history). A contested key is an
 /// error: nothing in an export document is written concurrently.
-fn map_items(at: &AsOf<'_>, obj: &ObjId) -> Result<BTreeMap<String, Item>, String> {
+fn map_items<D: ReadDoc>(at: &AsOf<'_, D>, obj: &ObjId) -> Result<BTreeMap<String, Item>, String> {
     let range = at.map_range(obj, ..);
     let mut out = BTreeMap::new();
     for item in range {
@@ -80,7 +80,7 @@ fn map_items(at: &AsOf<'_>, obj: &ObjId) -> Result<BTreeMap<String, Item>, Strin
 }
 
 /// Every item of the list `obj`, read in one pass.
-fn list_items(at: &AsOf<'_>, obj: &ObjId) -> Result<Vec<Item>, String> {
+fn list_items<D: ReadDoc>(at: &AsOf<'_, D>, obj: &ObjId) -> Result<Vec<Item>, String> {
     let range = at.list_range(obj, ..);
     range
         .map(|item| {
@@ -110,7 +110,7 @@ pub(crate) struct Parts {
 }
 
 /// Reads a whole export request document; the error says what is wrong.
-pub(crate) fn read_strict(at: AsOf<'_>) -> Result<Parts, String> {
+pub(crate) fn read_strict<D: ReadDoc>(at: AsOf<'_, D>) -> Result<Parts, String> {
     let root = map_items(&at, &ROOT)?;
     only_keys(&root, &ROOT_KEYS, "a root key")?;
     let platform = |field: &str| {
@@ -180,7 +180,7 @@ pub(crate) fn read_strict(at: AsOf<'_>) -> Result<Parts, String> {
     })
 }
 
-fn read_request(at: AsOf<'_>, obj: &ObjId) -> Result<ExportRequest, String> {
+fn read_request<D: ReadDoc>(at: AsOf<'_, D>, obj: &ObjId) -> Result<ExportRequest, String> {
     let map = map_items(&at, obj)?;
     only_keys(&map, &REQUEST_FIELDS, "a request field")?;
     let optional = |field: &str| match map.get(field) {
@@ -226,7 +226,7 @@ fn read_request(at: AsOf<'_>, obj: &ObjId) -> Result<ExportRequest, String> {
     Ok(request)
 }
 
-fn read_entry(at: AsOf<'_>, obj: &ObjId) -> Result<HistoryEntry, String> {
+fn read_entry<D: ReadDoc>(at: AsOf<'_, D>, obj: &ObjId) -> Result<HistoryEntry, String> {
     let map = map_items(&at, obj)?;
     only_keys(&map, &ENTRY_FIELDS, "a history field")?;
     let state = |field: &str, name: &str| {

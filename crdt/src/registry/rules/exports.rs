@@ -27,7 +27,7 @@ use crate::registry::exports::{
     Party,
 };
 
-pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
+pub(super) fn check<D: ReadDoc>(input: &RuleInput<'_, D>) -> Result<(), String> {
     let touched = input.touched;
     if touched.is_empty() && input.before.is_empty() {
         return Ok(());
@@ -97,7 +97,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
 /// The author holds, at the record the change cites, the right its party needs: the
 /// requester `request_exports`, the provider `answer_exports`. (The envelope check lets
 /// either right through for any export change; which one counts depends on the party.)
-fn party_right(input: &RuleInput<'_>, party: Party) -> Result<(), String> {
+fn party_right<D: ReadDoc>(input: &RuleInput<'_, D>, party: Party) -> Result<(), String> {
     let right = match party {
         Party::Requester => Right::RequestExports,
         Party::Provider => Right::AnswerExports,
@@ -125,8 +125,8 @@ fn party_right(input: &RuleInput<'_>, party: Party) -> Result<(), String> {
 
 /// A change to `history`: one entry appended to the creation's list, by the change's
 /// author, dated with the change, a step the workflow gives its party from `state`.
-fn check_step(
-    input: &RuleInput<'_>,
+fn check_step<D: ReadDoc>(
+    input: &RuleInput<'_, D>,
     before: &Parts,
     state: ExportState,
     party: Party,
@@ -194,7 +194,7 @@ fn check_step(
 
 /// The first change: the requester creates its own request, under the id derived from
 /// itself and the nonce it writes, to a platform that can answer it.
-fn check_creation(input: &RuleInput<'_>) -> Result<(), String> {
+fn check_creation<D: ReadDoc>(input: &RuleInput<'_, D>) -> Result<(), String> {
     let parts = read_strict(input.state())?;
     if parts.requester != input.author {
         return Err(format!(

@@ -26,7 +26,7 @@ use crate::registry::as_of::AsOf;
 use crate::registry::projects::ProjectView;
 
 /// What a rule sees of one change.
-pub(crate) struct RuleInput<'a> {
+pub(crate) struct RuleInput<'a, D: ReadDoc = Automerge> {
     /// The document the change is for: a private document's creation must match its id.
     pub document: DocId,
     /// The change's author (already bound to its actor id).
@@ -44,15 +44,15 @@ pub(crate) struct RuleInput<'a> {
     pub touched: &'a BTreeSet<String>,
     /// A document holding the change (and, for a change made on an older state, changes
     /// made concurrently with it): the rules read it at `after_heads`.
-    pub after: &'a Automerge,
+    pub after: &'a D,
     /// The heads of the state the change makes, in `after`; `None` when that state is
     /// `after` as it is (a change made on the document's heads).
     pub after_heads: Option<&'a [ChangeHash]>,
 }
 
-impl<'a> RuleInput<'a> {
+impl<'a, D: ReadDoc> RuleInput<'a, D> {
     /// The state the change makes: what the rules judge.
-    pub(crate) fn state(&self) -> AsOf<'a> {
+    pub(crate) fn state(&self) -> AsOf<'a, D> {
         AsOf::at(self.after, self.after_heads)
     }
 }
@@ -62,7 +62,10 @@ impl<'a> RuleInput<'a> {
 /// A project's rules read the whole document the change makes; that reading is returned
 /// so that the document keeps it as its view instead of reading the same state again
 /// (each read of a key costs every value it ever had).
-pub(crate) fn check(kind: DocKind, input: &RuleInput<'_>) -> Result<Option<ProjectView>, String> {
+pub(crate) fn check<D: ReadDoc>(
+    kind: DocKind,
+    input: &RuleInput<'_, D>,
+) -> Result<Option<ProjectView>, String> {
     match kind {
         DocKind::Platforms => platforms::check(input).map(|()| None),
         DocKind::Project => projects::check(input),

@@ -13,7 +13,7 @@ use super::{quote, RuleInput};
 use crate::registry::as_of::AsOf;
 use crate::registry::platforms::read_profile;
 
-pub(super) fn check(input: &RuleInput<'_>) -> Result<(), String> {
+pub(super) fn check<D: ReadDoc>(input: &RuleInput<'_, D>) -> Result<(), String> {
     let own = input.author.to_string();
     if let Some(key) = input.touched.iter().find(|k| **k != own) {
         return Err(format!(

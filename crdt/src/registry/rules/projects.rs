@@ -16,7 +16,7 @@ use crate::ids::{DocId, DocKind};
 use crate::registry::projects::{read_strict, Access, Parts, ProjectView};
 
 /// The rules; the reading of the document after the change, when it was read.
-pub(super) fn check(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String> {
+pub(super) fn check<D: ReadDoc>(input: &RuleInput<'_, D>) -> Result<Option<ProjectView>, String> {
     let touched = input.touched;
     if touched.is_empty() && input.before.is_empty() {
         return Ok(None);
@@ -77,7 +77,7 @@ pub(super) fn check(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String
 /// from itself and the nonce it writes. Anyone else's root change for this id names
 /// another owner or a nonce that does not give the id, and is refused; the owner's own
 /// rival creations all carry its first sequence number, and are refused as a pair.
-fn check_creation(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String> {
+fn check_creation<D: ReadDoc>(input: &RuleInput<'_, D>) -> Result<Option<ProjectView>, String> {
     let parts = read_strict(&input.state())?;
     if parts.owner != input.author {
         return Err(format!(
@@ -98,7 +98,11 @@ fn check_creation(input: &RuleInput<'_>) -> Result<Option<ProjectView>, String> 
 /// The document after the change, read strictly as `parts`: valid, dates ordered,
 /// references in the catalog (`details`: when the change edited them). Returns it as
 /// the document's view.
-fn check_result(input: &RuleInput<'_>, parts: Parts, details: bool) -> Result<ProjectView, String> {
+fn check_result<D: ReadDoc>(
+    input: &RuleInput<'_, D>,
+    parts: Parts,
+    details: bool,
+) -> Result<ProjectView, String> {
     if details {
         parts.project.check().map_err(|e| e.to_string())?;
         let state = input
@@ -121,7 +125,7 @@ struct Before {
 }
 
 impl Before {
-    fn read(input: &RuleInput<'_>) -> Result<Before, String> {
+    fn read<D: ReadDoc>(input: &RuleInput<'_, D>) -> Result<Before, String> {
         let doc = input.after;
         let heads = input.before;
         let owners = doc
