@@ -542,6 +542,8 @@ impl Document {
             .map(|e| ((e.env.author, e.change.seq()), e.env.change_hash))
             .collect();
         self.accepted = accepted;
+        // Positions may now name other changes, even at the same length.
+        self.past_memo.take();
         self.dep_positions = self
             .accepted
             .iter()

@@ -174,9 +174,27 @@ impl Document {
     /// down from our heads until the walk meets that history (see
     /// [`missing_positions`]), so that a change made a few changes behind costs a few
     /// steps however long the history.
+    ///
+    /// The sequence, epoch and in-place checks of one change each ask; the last answer is
+    /// kept for as long as the accepted list does not change.
     pub(super) fn past_of(&self, deps: &[ChangeHash]) -> Past<'_> {
+        let mut key = deps.to_vec();
+        key.sort_unstable();
+        let kept = self
+            .past_memo
+            .borrow()
+            .as_ref()
+            .and_then(|(k, len, outside)| {
+                (*k == key && *len == self.accepted.len()).then(|| outside.clone())
+            });
+        if let Some(outside) = kept {
+            return Past::AllBut(&self.index, outside);
+        }
         match self.outside_of(deps) {
-            Some(outside) => Past::AllBut(&self.index, outside),
+            Some(outside) => {
+                *self.past_memo.borrow_mut() = Some((key, self.accepted.len(), outside.clone()));
+                Past::AllBut(&self.index, outside)
+            }
             None => Past::Only(ancestors(deps, |h| self.accepted_deps(h))),
         }
     }

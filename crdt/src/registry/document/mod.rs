@@ -126,6 +126,9 @@ pub struct Document {
     /// The positions in `accepted` of each accepted change's dependencies: history walks
     /// follow these without a lookup per step.
     dep_positions: Vec<Vec<usize>>,
+    /// The last [`Document::past_of`] answer: the dependencies asked about, the length of
+    /// the accepted list then, and the positions outside their history.
+    past_memo: std::cell::RefCell<Option<(Vec<ChangeHash>, usize, Vec<usize>)>>,
     /// The accepted change of each author and sequence number, to detect equivocation.
     seqs: HashMap<(PlatformId, u64), ChangeHash>,
     buffer: Buffer,
@@ -174,6 +177,7 @@ impl Document {
             accepted: Vec::new(),
             index: HashMap::new(),
             dep_positions: Vec::new(),
+            past_memo: std::cell::RefCell::new(None),
             seqs: HashMap::new(),
             buffer: Buffer::default(),
             refused: HashMap::new(),
