@@ -112,6 +112,10 @@ fn refuse_descendant(
     refusal
 }
 
+/// A [`Document::past_of`] answer kept: the dependencies asked about (sorted), the
+/// length of the accepted list then, and the positions outside their history.
+type PastMemo = (Vec<ChangeHash>, usize, Vec<usize>);
+
 /// A registry document built from accepted envelopes.
 #[derive(Clone, Debug)]
 pub struct Document {
@@ -128,7 +132,7 @@ pub struct Document {
     dep_positions: Vec<Vec<usize>>,
     /// The last [`Document::past_of`] answer: the dependencies asked about, the length of
     /// the accepted list then, and the positions outside their history.
-    past_memo: std::cell::RefCell<Option<(Vec<ChangeHash>, usize, Vec<usize>)>>,
+    past_memo: std::cell::RefCell<Option<PastMemo>>,
     /// The accepted change of each author and sequence number, to detect equivocation.
     seqs: HashMap<(PlatformId, u64), ChangeHash>,
     buffer: Buffer,
