@@ -106,3 +106,12 @@ fn seed_212_an_unshared_platform_writes_nothing_in_the_project_it_left() {
 fn seed_27_a_platform_shared_by_a_revoked_owner_is_never_keyed() {
     assert_holds(&run(10, 27, 300));
 }
+
+/// The owner of a project shared it with a platform that was down; the platform came back
+/// as the owner was revoked, learnt of the revocation first, and refused the grant (grants
+/// are judged at the receiver's chain head): it never holds a key of the project, and is
+/// counted out of the audience rather than reported as missing it.
+#[test]
+fn seed_73_a_platform_keyed_by_an_owner_revoked_before_the_grant_arrived_is_never_keyed() {
+    assert_holds(&run(10, 73, 300));
+}
