@@ -27,7 +27,7 @@ use crate::protocol::{MAX_ENVELOPES_PER_PUSH, MAX_GRANTS_PER_PUSH};
 pub const MAX_QUEUED_PUSH_ENVELOPES: usize = 4_096;
 
 /// What leaves in one push.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub(crate) envelopes: Vec<ChangeEnvelope>,
     pub(crate) grants: Vec<KeyGrant>,
@@ -113,7 +113,7 @@ impl Pushes {
                     batch.grants.push(grant);
                 }
             }
-            if batch != Batch::default() {
+            if !batch.envelopes.is_empty() || !batch.grants.is_empty() {
                 queue.in_flight = true;
                 out.push((key.0, key.1, batch));
             }

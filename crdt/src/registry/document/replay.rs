@@ -19,30 +19,11 @@ use automerge::{Automerge, Change, ObjId, ObjType, ReadDoc, ROOT};
 /// `change` made again on a copy of `doc`: `None` unless the result is exactly
 /// `change`. `doc` must be at the change's dependencies.
 pub(super) fn replay(doc: &Automerge, change: &Change) -> Option<Automerge> {
-    if change.author().is_some() || !change.extra_bytes().is_empty() {
-        return None;
-    }
     let mut fork = doc.clone();
-    fork.set_actor(change.actor_id().clone());
-    let ops = change.decode().operations;
-    let mut options = CommitOptions::default().with_time(change.timestamp());
-    if let Some(message) = change.message() {
-        options = options.with_message(message);
+    match replay_in_place(&mut fork, change, |_| Ok::<(), ()>(())) {
+        InPlace::Applied(()) => Some(fork),
+        _ => None,
     }
-    // Automerge asserts on some inputs it does not expect; the copy is thrown away then.
-    let made = catch_unwind(AssertUnwindSafe(move || {
-        let mut tx = fork.transaction();
-        let mut last_insert = None;
-        for op in &ops {
-            if replay_op(&mut tx, op, &mut last_insert).is_none() {
-                tx.rollback();
-                return None;
-            }
-        }
-        let (hash, _) = tx.commit_with(options);
-        (hash == Some(change.hash())).then_some(fork)
-    }));
-    made.ok().flatten()
 }
 
 /// What became of making a change again on the document itself.
